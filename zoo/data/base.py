@@ -1,0 +1,133 @@
+"""What every data source returns, and the deterministic batch stream the trainer reads.
+
+All data sets are held in memory as ``uint8`` images ``(N, C, H, W)`` plus integer labels.
+Batches are float tensors in ``[0, 1]``; each model maps them to its own range. Holding the
+data in memory keeps the input pipeline out of the way of the model (no worker processes), and
+makes the batch order a pure function of ``(seed, step)`` so that a resumed run sees exactly the
+batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zoo.errors import ZooError
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about its data."""
+
+    name: str
+    channels: int
+    image_size: int
+    num_classes: int = 0  # 0: unlabelled
+    class_names: tuple[str, ...] = ()
+    binary: bool = False  # ink-on-background data (doodles, digits): a Bernoulli pixel model fits
+
+    @property
+    def dims(self) -> int:
+        return self.channels * self.image_size * self.image_size
+
+
+class ImageDataset:
+    """Images ``(N, C, H, W)`` uint8 and labels ``(N,)`` int64, both in memory."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if labels is None:
+            labels = torch.zeros(len(images), dtype=torch.long)
+        if len(labels) != len(images):
+            raise ValueError("images and labels differ in length")
+        self.images = images
+        self.labels = labels.long()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float images in [0, 1] and labels for the given indices."""
+        return self.images[index].float().div_(255.0), self.labels[index]
+
+    def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.batch(torch.arange(min(n, len(self))))
+
+
+@dataclass
+class DataBundle:
+    train: ImageDataset
+    test: ImageDataset
+    info: DataInfo
+
+
+def seeded_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic (train, test) index split; the same ``seed`` always gives the same split."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ZooError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, int(round(n * test_fraction)))
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def fit_to_size(images: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """Bring uint8 ``(N, C, H, W)`` square images to ``size``.
+
+    ``pad`` centres smaller images on a zero background (28x28 doodles and digits -> 32x32, the
+    strokes keep their pixels) and falls back to resizing when the image is larger than ``size``;
+    ``resize`` uses area/bilinear resampling.
+    """
+    h = images.shape[-1]
+    if h == size:
+        return images
+    if mode == "pad" and h < size:
+        total = size - h
+        before = total // 2
+        return F.pad(images, (before, total - before, before, total - before))
+    if mode not in ("pad", "resize"):
+        raise ZooError(f"unknown resize mode '{mode}'; use pad or resize")
+    out = []
+    for chunk in images.split(4096):
+        x = chunk.float()
+        x = F.interpolate(x, size=(size, size), mode="area" if size < h else "bilinear", align_corners=None)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+class BatchStream:
+    """An endless, deterministic stream of training batches.
+
+    Epoch ``e`` visits the data in the order ``randperm(N)`` drawn from a generator seeded with
+    ``(seed, e)``; the last partial batch of an epoch is dropped. Batch ``k`` of the stream is thus
+    a pure function of ``(seed, k)``, and ``start`` skips to any batch without touching the data.
+    """
+
+    def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, start: int = 0):
+        if len(dataset) < batch_size:
+            raise ZooError(
+                f"the training set has {len(dataset)} images, fewer than trainer.batch_size={batch_size}; "
+                "lower trainer.batch_size or add data"
+            )
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.per_epoch = len(dataset) // batch_size
+        self.position = start
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.dataset), generator=g)
+
+    def __iter__(self):
+        epoch, offset = divmod(self.position, self.per_epoch)
+        order = self._order(epoch)
+        while True:
+            if offset == self.per_epoch:
+                epoch, offset = epoch + 1, 0
+                order = self._order(epoch)
+            index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
+            offset += 1
+            self.position += 1
+            yield self.dataset.batch(index)

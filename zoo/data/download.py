@@ -1,0 +1,63 @@
+"""Downloading data files so that a broken transfer never leaves a file that looks valid.
+
+The bytes go to ``<dest>.part``; only a complete transfer (all ``Content-Length`` bytes, synced
+to disk) is renamed to ``<dest>``. Anything else removes the partial file and raises a
+``ZooError`` naming the URL, the destination and how to get the file by hand.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from zoo.errors import ZooError
+
+CHUNK = 1 << 20
+
+
+def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True) -> Path:
+    dest = Path(dest)
+    part = dest.with_name(dest.name + ".part")
+    how = f"Download it by hand from {url} to {dest}, or point data.root (or ZOO_DATA_DIR) at a folder that has it."
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ZooError(f"cannot create the data folder {dest.parent}: {e.strerror}. {how}") from None
+    received = 0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length is not None else None
+            with (
+                open(part, "wb") as out,
+                tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", disable=not progress) as bar,
+            ):
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+                out.flush()
+                os.fsync(out.fileno())
+        if total is not None and received != total:
+            raise http.client.IncompleteRead(b"", total - received)
+    except http.client.IncompleteRead as e:
+        part.unlink(missing_ok=True)
+        expected = received + (e.expected or 0)
+        raise ZooError(
+            f"the download of {url} was cut off after {received} of {expected} bytes; nothing was saved. "
+            f"Rerun to try again. {how}"
+        ) from None
+    except urllib.error.HTTPError as e:
+        part.unlink(missing_ok=True)
+        raise ZooError(f"could not download {url}: HTTP {e.code} {e.reason}. {how}") from None
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        part.unlink(missing_ok=True)
+        reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
+        raise ZooError(f"could not download {url} to {dest}: {reason}. {how}") from None
+    os.replace(part, dest)
+    return dest

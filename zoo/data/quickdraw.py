@@ -1,0 +1,132 @@
+"""Google's Quick, Draw! doodles in the official "numpy_bitmap" format.
+
+Each category is one ``.npy`` file holding a ``(N, 784)`` uint8 array: 28x28 doodles, 0 =
+background, 255 = ink. Files are looked up in ``<root>/quickdraw/`` as ``<category>.npy`` or
+``full_numpy_bitmap_<category>.npy`` (spaces or underscores in the name), and a missing one is
+downloaded from the official public bucket. Labels are indices into ``categories``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import torch
+
+from zoo.data.base import DataBundle, DataInfo, ImageDataset, fit_to_size, seeded_split
+from zoo.data.download import download_file
+from zoo.errors import ZooError
+from zoo.registry import DATASETS
+
+OFFICIAL_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
+PIXELS = 28 * 28
+
+
+@cache
+def official_categories() -> tuple[str, ...]:
+    """The 345 category names of the public data set, as Google spells them."""
+    text = resources.files("zoo.data").joinpath("quickdraw_categories.txt").read_text()
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", " ")
+
+
+def resolve_category(name: str) -> str:
+    """The official spelling of ``name`` ("smiley_face" -> "smiley face"), or a ZooError with close matches."""
+    by_key = {_key(c): c for c in official_categories()}
+    if _key(name) in by_key:
+        return by_key[_key(name)]
+    close = difflib.get_close_matches(_key(name), list(by_key), n=4, cutoff=0.6)
+    hint = f" Close matches: {', '.join(by_key[c] for c in close)}." if close else ""
+    raise ZooError(
+        f"'{name}' is not a Quick, Draw! category.{hint} The 345 names are in zoo/data/quickdraw_categories.txt."
+    )
+
+
+def local_candidates(root: Path, category: str) -> list[Path]:
+    names = []
+    for spelling in (category, category.replace(" ", "_")):
+        names += [f"{spelling}.npy", f"full_numpy_bitmap_{spelling}.npy"]
+    return [root / n for n in dict.fromkeys(names)]
+
+
+def load_bitmaps(path: Path, url: str | None = None) -> np.ndarray:
+    """Open one category file (memory-mapped) and check it is a ``(N, 784)`` uint8 array."""
+    fix = f"Delete it and rerun to download it again from {url}." if url else "Replace it with the official file."
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ZooError(
+            f"{path} is not a readable .npy file ({e}); it may be truncated. "
+            f"Expected a Quick, Draw! numpy_bitmap array of shape (N, 784), dtype uint8. {fix}"
+        ) from None
+    if array.ndim != 2 or array.shape[1] != PIXELS or array.dtype != np.uint8 or len(array) == 0:
+        raise ZooError(
+            f"{path} holds an array of shape {array.shape} and dtype {array.dtype}; expected a Quick, Draw! "
+            f"numpy_bitmap array of shape (N, 784) with N > 0, dtype uint8. {fix}"
+        )
+    return array
+
+
+def fetch_category(root: Path, category: str, download: bool, base_url: str, progress: bool = True) -> np.ndarray:
+    """The bitmaps of one category, downloading the file into ``root`` if it is not there."""
+    for path in local_candidates(root, category):
+        if path.is_file():
+            return load_bitmaps(path)
+    url = f"{base_url.rstrip('/')}/{quote(category)}.npy"
+    dest = root / f"{category.replace(' ', '_')}.npy"
+    if not download:
+        raise ZooError(
+            f"Quick, Draw! category '{category}' not found in {root} (looked for "
+            f"{', '.join(p.name for p in local_candidates(root, category))}). Set data.download=true, "
+            f"or download {url} to {dest}, or point data.root (or ZOO_DATA_DIR) at a folder that has it."
+        )
+    download_file(url, dest, progress=progress)
+    try:
+        return load_bitmaps(dest, url)
+    except ZooError:
+        dest.unlink(missing_ok=True)  # never leave a downloaded file that looks valid but is not
+        raise
+
+
+@DATASETS.register("quickdraw")
+def quickdraw(
+    name: str,
+    root: str,
+    categories: list[str],
+    max_per_category: int | None = None,
+    test_fraction: float = 0.1,
+    split_seed: int = 0,
+    image_size: int = 32,
+    download: bool = True,
+    base_url: str = OFFICIAL_URL,
+    progress: bool = True,
+) -> DataBundle:
+    if not categories:
+        raise ZooError("data.categories is empty; name at least one Quick, Draw! category")
+    official = [resolve_category(c) for c in categories]
+    root_path = Path(root).expanduser() / "quickdraw"
+    train_x, train_y, test_x, test_y = [], [], [], []
+    for label, category in enumerate(official):
+        bitmaps = fetch_category(root_path, category, download, base_url, progress)
+        rng = np.random.default_rng([split_seed, label])
+        keep = len(bitmaps) if max_per_category is None else min(max_per_category, len(bitmaps))
+        chosen = np.sort(rng.permutation(len(bitmaps))[:keep])
+        images = torch.from_numpy(np.ascontiguousarray(bitmaps[chosen])).view(-1, 1, 28, 28)  # (N, 1, 28, 28)
+        train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed + label)
+        train_x.append(images[train_idx])
+        test_x.append(images[test_idx])
+        train_y.append(torch.full((len(train_idx),), label))
+        test_y.append(torch.full((len(test_idx),), label))
+    info = DataInfo(name, 1, image_size, len(official), tuple(official), binary=True)
+    return DataBundle(
+        train=ImageDataset(fit_to_size(torch.cat(train_x), image_size, "pad"), torch.cat(train_y)),
+        test=ImageDataset(fit_to_size(torch.cat(test_x), image_size, "pad"), torch.cat(test_y)),
+        info=info,
+    )

@@ -1,0 +1,57 @@
+"""Held-out evaluation asked of a model through its declared capabilities.
+
+- every model: nothing here (sample quality metrics live in ``compare.py``);
+- ``can_encode``: reconstruction MSE in [0, 1] pixel units on the test images;
+- ``has_likelihood``: test negative log-likelihood in nats per image and bits per dimension
+  (``nll_is_bound`` = 1 when the figure is an upper bound, e.g. the VAE's IWAE estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from zoo.data.base import ImageDataset
+from zoo.models.base import GenerativeModel
+
+
+@dataclass
+class EvalConfig:
+    n_test: int | None = 10000  # None: the whole test split
+    batch_size: int = 250
+    iw_samples: int = 100  # importance samples for likelihood bounds
+    seed: int = 0
+
+
+@torch.no_grad()
+def evaluate(
+    model: GenerativeModel, test: ImageDataset, cfg: EvalConfig, device: torch.device, progress: bool = False
+) -> dict[str, float]:
+    if not (model.can_encode or model.has_likelihood):
+        return {}
+    n = len(test) if cfg.n_test is None else min(cfg.n_test, len(test))
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    sq_err, nll, count = 0.0, 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        for start in tqdm(range(0, n, cfg.batch_size), desc="evaluating", disable=not progress, leave=False):
+            x, _ = test.batch(torch.arange(start, min(start + cfg.batch_size, n)))
+            x = x.to(device)
+            if model.can_encode:
+                sq_err += (model.reconstruct(x) - x).pow(2).flatten(1).mean(1).sum().item()
+            if model.has_likelihood:
+                nll += model.nll(x, generator=generator, k=cfg.iw_samples).sum().item()
+            count += len(x)
+    finally:
+        model.train(was_training)
+    results: dict[str, float] = {"test/images": float(count)}
+    if model.can_encode:
+        results["test/recon_mse"] = sq_err / count
+    if model.has_likelihood:
+        results["test/nll_nats"] = nll / count
+        results["test/bits_per_dim"] = float(model.bits_per_dim(torch.tensor(nll / count)))
+        results["test/nll_is_bound"] = float(model.likelihood_is_bound)
+    return results

@@ -1,0 +1,1 @@
+"""One file per model family; each registers itself in ``zoo.registry.MODELS``."""

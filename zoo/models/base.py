@@ -1,0 +1,110 @@
+"""The contract between a model and the shared trainer.
+
+A model owns its networks and optimizers and knows how to take one training step; the trainer
+owns everything around it (device, precision, clipping, checkpoints, logging, EMA, budgets) and
+never asks which model it is training. What a model can do beyond sampling is declared as class
+attributes, so the trainer and ``compare.py`` ask rather than guess:
+
+- ``can_encode``: ``encode``/``decode``/``reconstruct`` are implemented;
+- ``has_likelihood``: ``nll`` returns per-image negative log-likelihoods in nats;
+  ``likelihood_is_bound`` says it is an upper bound (e.g. a VAE's IWAE bound), not exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from zoo.data.base import DataInfo
+from zoo.errors import NonFiniteLossError
+
+
+class Stepper:
+    """Turns a loss into a parameter update; the trainer configures it (AMP scaler, clipping).
+
+    The non-finite check happens before ``backward`` so that a NaN never reaches the weights.
+    """
+
+    def __init__(self, scaler: torch.amp.GradScaler | None = None, grad_clip: float | None = None):
+        self.scaler = scaler if scaler is not None else torch.amp.GradScaler("cpu", enabled=False)
+        self.grad_clip = grad_clip
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, term: str) -> None:
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(term, float(loss))
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip:
+            self.scaler.unscale_(optimizer)
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        self.scaler.step(optimizer)
+
+    def end_iteration(self) -> None:
+        """Called once per batch, after every optimizer has stepped (GradScaler's rule)."""
+        self.scaler.update()
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genzoo model. Subclasses register with ``@MODELS.register(name)``."""
+
+    can_encode: ClassVar[bool] = False
+    has_likelihood: ClassVar[bool] = False
+    likelihood_is_bound: ClassVar[bool] = False
+    ema_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks the trainer may average (generators)
+
+    def __init__(self, info: DataInfo):
+        super().__init__()
+        self.info = info
+        self.stepper = Stepper()
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    # -- what each model implements ------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimizers (e.g. {"generator": ..., "discriminator": ...})."""
+        raise NotImplementedError
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """One update on a batch of images ``x`` (B, C, H, W) in [0, 1] with labels ``y``."""
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images (n, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} cannot encode")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} cannot decode")
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def nll(self, x: torch.Tensor, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
+        """Per-image negative log-likelihood in nats (B,)."""
+        raise NotImplementedError(f"{type(self).__name__} has no likelihood")
+
+    # -- helpers -------------------------------------------------------------------------------
+    def setup_optimizers(self) -> None:
+        self.optimizers = self.configure_optimizers()
+
+    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
+        """Backpropagate ``loss`` and step the optimizer of that name (through the trainer's stepper)."""
+        self.stepper.step(loss, self.optimizers[optimizer], term=f"{optimizer} loss")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def bits_per_dim(self, nll_nats: torch.Tensor) -> torch.Tensor:
+        return nll_nats / (self.info.dims * math.log(2.0))
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze or unfreeze a network, e.g. the discriminator during the generator's update."""
+    for p in module.parameters():
+        p.requires_grad_(flag)

@@ -1,0 +1,110 @@
+"""Weights & Biases logging, offline-first.
+
+``logger.mode``:
+- ``auto`` (default): online when W&B credentials are present (``WANDB_API_KEY`` or a ``wandb
+  login``), otherwise offline, said once. Offline runs live in ``<run dir>/wandb/`` and are
+  uploaded later with ``wandb sync <run dir>/wandb/offline-run-*``.
+- ``online``, ``offline``, ``disabled``.
+
+Runs are grouped by data set and tagged with the model, so one project dashboard compares the
+families on the same data. Every metric is plotted against ``trainer/step`` (not W&B's own
+step counter), which keeps a resumed run's curves continuous.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "online", "offline", "disabled")
+
+
+def has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_mode(mode: str) -> str:
+    from zoo.errors import ZooError
+
+    if mode not in MODES:
+        raise ZooError(f"logger.mode must be one of {', '.join(MODES)}; got '{mode}'")
+    if mode == "auto":
+        return "online" if has_credentials() else "offline"
+    return mode
+
+
+class Tracker:
+    """Thin wrapper over a W&B run; with ``mode=disabled`` every call is a no-op."""
+
+    def __init__(
+        self,
+        mode: str,
+        project: str,
+        run_dir: Path,
+        name: str,
+        group: str,
+        tags: list[str],
+        config: dict[str, Any],
+        run_id: str | None = None,
+    ):
+        self.mode = resolve_mode(mode)
+        self.run = None
+        self.run_id = run_id
+        if self.mode == "disabled":
+            return
+        import wandb
+
+        if mode == "auto" and self.mode == "offline":
+            log.info(
+                "W&B: no credentials found, logging offline to %s/wandb (no account needed; "
+                "upload later with `wandb sync %s/wandb/offline-run-*`).",
+                run_dir,
+                run_dir,
+            )
+        self.run = wandb.init(
+            project=project,
+            dir=str(run_dir),
+            name=name,
+            group=group,
+            tags=tags,
+            config=config,
+            id=run_id,
+            resume="allow" if run_id else None,
+            mode=self.mode,
+            settings=wandb.Settings(quiet=True, console="off"),
+        )
+        self.run_id = self.run.id
+        self.run.define_metric("trainer/step")
+        self.run.define_metric("*", step_metric="trainer/step")
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        if self.run is not None:
+            self.run.log({"trainer/step": step, **metrics})
+
+    def log_images(self, images: dict[str, Path | torch.Tensor], step: int) -> None:
+        if self.run is None:
+            return
+        import wandb
+
+        self.run.log({"trainer/step": step, **{k: wandb.Image(str(v) if isinstance(v, Path) else v) for k, v in images.items()}})
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self.run is not None:
+            self.run.summary.update(values)
+
+    def finish(self, exit_code: int = 0) -> None:
+        if self.run is not None:
+            self.run.finish(exit_code=exit_code)
+            self.run = None

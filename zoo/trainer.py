@@ -1,0 +1,290 @@
+"""The shared trainer: one loop for every model, with no model-specific branch.
+
+The model brings its networks, optimizers and ``train_step``; the trainer brings the device, mixed
+precision, gradient clipping (through the model's ``Stepper``), the step/time budget, a
+deterministic and resumable batch stream, EMA of generator weights, progress and logging, sample
+and reconstruction grids, atomic checkpoints (periodic, final, and on Ctrl-C/SIGTERM), a NaN/inf
+guard, and the final held-out evaluation by capability.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from zoo.checkpoint import save_checkpoint
+from zoo.data.base import BatchStream, DataBundle
+from zoo.ema import EMA
+from zoo.errors import NonFiniteLossError, ZooError
+from zoo.evaluation import EvalConfig, evaluate
+from zoo.images import pairs, save_grid
+from zoo.models.base import GenerativeModel, Stepper
+from zoo.runs import write_status
+from zoo.seeding import rng_state, set_rng_state
+from zoo.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 5000
+    max_minutes: float | None = None  # wall-clock budget over the whole run (resumes included)
+    batch_size: int = 64
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; or 32, bf16, fp16
+    grad_clip: float | None = None  # max gradient norm per optimizer step
+    ema_decay: float | None = None  # e.g. 0.999: average the model's ema_modules
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    n_samples: int = 64
+    progress: bool | None = None  # None: a progress bar when stderr is a terminal
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ZooError(f"trainer.device={name} but CUDA is not available here; use trainer.device=auto or cpu")
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for full fp32."""
+    choices = {"auto", "32", "bf16", "fp16"}
+    if precision not in choices:
+        raise ZooError(f"trainer.precision must be one of {', '.join(sorted(choices))}; got '{precision}'")
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if precision == "32":
+        return None
+    if device.type != "cuda":
+        raise ZooError(f"trainer.precision={precision} needs a CUDA device; on {device.type} use 32 or auto")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: GenerativeModel,
+        data: DataBundle,
+        cfg: TrainerConfig,
+        run_dir: Path,
+        tracker: Tracker,
+        seed: int,
+        eval_cfg: EvalConfig,
+        run_config: dict[str, Any] | None = None,
+    ):
+        self.cfg, self.data, self.run_dir, self.tracker = cfg, data, Path(run_dir), tracker
+        self.seed, self.eval_cfg, self.run_config = seed, eval_cfg, run_config or {}
+        self.device = pick_device(cfg.device)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.model = model.to(self.device)
+        self.model.setup_optimizers()
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.model.stepper = Stepper(scaler, cfg.grad_clip)
+        self.ema = EMA(self.model, model.ema_modules, cfg.ema_decay) if cfg.ema_decay and model.ema_modules else None
+        self.step = 0
+        self.images_seen = 0
+        self.elapsed_s = 0.0  # training wall time over the run's life, resumes included
+        self.progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
+        self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
+        self.saved_step: int | None = None  # step of the checkpoint on disk, if any
+        self._fixed_noise_seed = seed + 12345
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def state_dict(self, finished: bool = False) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "model_name": self.run_config.get("model", {}).get("name", type(self.model).__name__),
+            "config": self.run_config,
+            "data_info": {"channels": self.data.info.channels, "image_size": self.data.info.image_size},
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "elapsed_s": self.elapsed_s,
+            "finished": finished,
+            "model": self.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.model.optimizers.items()},
+            "scaler": self.model.stepper.scaler.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "rng": rng_state(),
+            "wandb_id": self.tracker.run_id,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        info = state.get("data_info", {})
+        here = {"channels": self.data.info.channels, "image_size": self.data.info.image_size}
+        if info and info != here:
+            raise ZooError(f"the checkpoint was trained on images {info}, this data gives {here}; start over with trainer.resume=none")
+        try:
+            self.model.load_state_dict(state["model"])
+            for name, opt in self.model.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ZooError(
+                f"the checkpoint does not fit this model ({str(e).splitlines()[0]}); "
+                "it was written with another model configuration. Start over with trainer.resume=none."
+            ) from None
+        if state.get("scaler"):
+            self.model.stepper.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            if state.get("ema"):
+                self.ema.load_state_dict(state["ema"])
+            else:
+                log.info("the checkpoint has no EMA weights; the average starts from the current weights")
+                self.ema = EMA(self.model, self.model.ema_modules, self.cfg.ema_decay)
+        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.saved_step = self.step
+        self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        set_rng_state(state["rng"])
+
+    def save(self, status: str, finished: bool = False) -> None:
+        save_checkpoint(self.state_dict(finished), self.checkpoint_path)
+        self.saved_step = self.step
+        write_status(self.run_dir, status=status, step=self.step, checkpoint_step=self.step)
+
+    # -- images --------------------------------------------------------------------------------
+    def _ema_weights(self):
+        return self.ema.swapped_in(self.model) if self.ema else contextlib.nullcontext()
+
+    @torch.no_grad()
+    def write_grids(self) -> dict[str, Path]:
+        written = {}
+        self.model.eval()
+        try:
+            with self._ema_weights():
+                noise = torch.Generator(device=self.device).manual_seed(self._fixed_noise_seed)
+                samples = self.model.sample(self.cfg.n_samples, generator=noise)
+                written["samples"] = save_grid(samples, self.run_dir / "samples" / f"step_{self.step}.png")
+                if self.model.can_encode:
+                    x, _ = self.data.test.first(32)
+                    x = x.to(self.device)
+                    recon = self.model.reconstruct(x)
+                    written["reconstructions"] = save_grid(
+                        pairs(x, recon), self.run_dir / "recons" / f"step_{self.step}.png", nrow=8
+                    )
+        finally:
+            self.model.train()
+        self.tracker.log_images(written, self.step)
+        return written
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _log_window(self, sums: dict[str, float], count: int, images: int, seconds: float) -> dict[str, float]:
+        row = {f"train/{k}": v / count for k, v in sums.items()}
+        row["train/images_per_s"] = images / max(seconds, 1e-9)
+        row["train/images_seen"] = float(self.images_seen)
+        self._append_metrics({"step": self.step, **row})
+        self.tracker.log(row, self.step)
+        return row
+
+    def _append_metrics(self, row: dict[str, Any]) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def _out_of_time(self) -> bool:
+        return self.cfg.max_minutes is not None and self.elapsed_s >= self.cfg.max_minutes * 60
+
+    def fit(self) -> dict[str, float]:
+        cfg = self.cfg
+        stream = iter(BatchStream(self.data.train, cfg.batch_size, self.seed, start=self.step))
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        sums: dict[str, float] = defaultdict(float)
+        count = window_images = 0
+        window_start = last_tick = time.perf_counter()
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
+        write_status(self.run_dir, status="running", step=self.step)
+        self.model.train()
+        try:
+            while self.step < cfg.max_steps and not self._out_of_time():
+                x, y = next(stream)
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                try:
+                    with autocast:
+                        metrics = self.model.train_step(x, y)
+                except NonFiniteLossError as e:
+                    e.step = self.step + 1
+                    raise
+                self.model.stepper.end_iteration()
+                for name, value in metrics.items():
+                    if not math.isfinite(value):
+                        raise NonFiniteLossError(name, value, self.step + 1)
+                    sums[name] += value
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                self.step += 1
+                self.images_seen += len(x)
+                count += 1
+                window_images += len(x)
+                now = time.perf_counter()
+                self.elapsed_s += now - last_tick
+                last_tick = now
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                    row = self._log_window(sums, count, window_images, now - window_start)
+                    bar.set_postfix({k.removeprefix("train/"): f"{v:.3g}" for k, v in row.items() if k != "train/images_seen"}, refresh=False)
+                    if not self.progress:
+                        log.info("step %d/%d  %s", self.step, cfg.max_steps, "  ".join(f"{k.removeprefix('train/')}={v:.4g}" for k, v in row.items()))
+                    sums, count, window_images = defaultdict(float), 0, 0
+                    window_start = time.perf_counter()
+                if self.step % cfg.sample_every == 0:
+                    self.write_grids()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save("running")
+                last_tick = time.perf_counter()  # grids and checkpoints are not training time
+        except KeyboardInterrupt:
+            bar.close()
+            log.info("interrupted: saving a checkpoint at step %d to %s", self.step, self.checkpoint_path)
+            self.save("interrupted")
+            raise
+        except NonFiniteLossError as e:
+            bar.close()
+            write_status(self.run_dir, status="failed", reason=e.describe())
+            if self.saved_step is None:
+                kept = "no checkpoint had been written yet"
+            else:
+                kept = f"the last good checkpoint (step {self.saved_step}) is kept at {self.checkpoint_path}"
+            raise ZooError(
+                f"{e.describe()}; {kept}. Rerun with trainer.grad_clip=1.0 to resume from it, "
+                "or lower the learning rate (a new run)."
+            ) from None
+        bar.close()
+        return self.finish()
+
+    def finish(self) -> dict[str, float]:
+        """Final checkpoint, grids and held-out evaluation."""
+        self.save("running")
+        grids = self.write_grids()
+        with self._ema_weights():
+            results = evaluate(self.model, self.data.test, self.eval_cfg, self.device, self.progress)
+        results["train/images_seen"] = float(self.images_seen)
+        results["train/minutes"] = self.elapsed_s / 60
+        self._append_metrics({"step": self.step, **results})
+        (self.run_dir / "eval.json").write_text(json.dumps({"step": self.step, **results}, indent=2) + "\n")
+        self.tracker.log({k: v for k, v in results.items() if k.startswith("test/")}, self.step)
+        self.tracker.summary(results)
+        self.save("finished", finished=True)
+        for name, path in grids.items():
+            log.info("%s: %s", name, path)
+        log.info("finished at step %d: %s", self.step, ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        return results
+
+
+def trainer_config(options: dict[str, Any]) -> TrainerConfig:
+    known = set(asdict(TrainerConfig()))
+    unknown = set(options) - known
+    if unknown:
+        raise ZooError(f"unknown trainer option(s) {sorted(unknown)}; known: {sorted(known)}")
+    return TrainerConfig(**options)
