@@ -49,11 +49,17 @@ def logged(path: Path) -> dict:
     for r in records(path):
         kind = r.WhichOneof("record_type")
         if kind == "history":
-            result["history"].append({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item})
+            result["history"].append(
+                {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item}
+            )
         elif kind == "summary":
-            result["summary"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.summary.update})
+            result["summary"].update(
+                {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.summary.update}
+            )
         elif kind == "config":
-            result["config"].update({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.config.update})
+            result["config"].update(
+                {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.config.update}
+            )
         elif kind == "run":
             result["run"] = r.run
             result["config"].update({i.key: json.loads(i.value_json) for i in r.run.config.update})

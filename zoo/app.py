@@ -51,10 +51,18 @@ def check_same_model(state: dict[str, Any], config: dict[str, Any], path: Path) 
     """Refuse a checkpoint written by another model or model configuration, naming the difference."""
     theirs, ours = state.get("config", {}).get("model", {}), config["model"]
     if state.get("model_name") != ours["name"]:
-        raise ZooError(f"{path} is a '{state.get('model_name')}' checkpoint, not '{ours['name']}'. Pick a matching checkpoint or model.")
-    diff = [f"model.{k}: checkpoint {theirs.get(k)!r}, now {ours.get(k)!r}" for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k)]
+        raise ZooError(
+            f"{path} is a '{state.get('model_name')}' checkpoint, not '{ours['name']}'. Pick a matching checkpoint or model."
+        )
+    diff = [
+        f"model.{k}: checkpoint {theirs.get(k)!r}, now {ours.get(k)!r}"
+        for k in sorted(set(theirs) | set(ours))
+        if theirs.get(k) != ours.get(k)
+    ]
     if diff:
-        raise ZooError(f"{path} was trained with another model configuration ({'; '.join(diff)}). Use the same options or trainer.resume=none.")
+        raise ZooError(
+            f"{path} was trained with another model configuration ({'; '.join(diff)}). Use the same options or trainer.resume=none."
+        )
 
 
 def train(cfg: DictConfig) -> Path:

@@ -28,7 +28,12 @@ _DATA_LOCATION_KEYS = {"root", "download", "base_url", "progress"}
 def fingerprint(config: dict[str, Any]) -> str:
     """A short hash of the options that define a run's training trajectory."""
     data = {k: v for k, v in config["data"].items() if k not in _DATA_LOCATION_KEYS}
-    key = {"model": config["model"], "data": data, "seed": config["seed"], "batch_size": config["trainer"]["batch_size"]}
+    key = {
+        "model": config["model"],
+        "data": data,
+        "seed": config["seed"],
+        "batch_size": config["trainer"]["batch_size"],
+    }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

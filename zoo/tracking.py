@@ -1,8 +1,8 @@
 """Weights & Biases logging, offline-first.
 
 ``logger.mode``:
-- ``auto`` (default): online when W&B credentials are present (``WANDB_API_KEY`` or a ``wandb
-  login``), otherwise offline, said once. Offline runs live in ``<run dir>/wandb/`` and are
+- ``auto`` (default): ``WANDB_MODE`` when set; else online when W&B credentials are present
+  (``WANDB_API_KEY`` or a ``wandb login``), otherwise offline, said once. Offline runs live in ``<run dir>/wandb/`` and are
   uploaded later with ``wandb sync <run dir>/wandb/offline-run-*``.
 - ``online``, ``offline``, ``disabled``.
 
@@ -41,6 +41,9 @@ def resolve_mode(mode: str) -> str:
     if mode not in MODES:
         raise ZooError(f"logger.mode must be one of {', '.join(MODES)}; got '{mode}'")
     if mode == "auto":
+        env = os.environ.get("WANDB_MODE", "")
+        if env in ("online", "offline", "disabled"):
+            return env
         return "online" if has_credentials() else "offline"
     return mode
 
@@ -98,7 +101,9 @@ class Tracker:
             return
         import wandb
 
-        self.run.log({"trainer/step": step, **{k: wandb.Image(str(v) if isinstance(v, Path) else v) for k, v in images.items()}})
+        self.run.log(
+            {"trainer/step": step, **{k: wandb.Image(str(v) if isinstance(v, Path) else v) for k, v in images.items()}}
+        )
 
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:

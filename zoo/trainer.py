@@ -128,7 +128,9 @@ class Trainer:
         info = state.get("data_info", {})
         here = {"channels": self.data.info.channels, "image_size": self.data.info.image_size}
         if info and info != here:
-            raise ZooError(f"the checkpoint was trained on images {info}, this data gives {here}; start over with trainer.resume=none")
+            raise ZooError(
+                f"the checkpoint was trained on images {info}, this data gives {here}; start over with trainer.resume=none"
+            )
         try:
             self.model.load_state_dict(state["model"])
             for name, opt in self.model.optimizers.items():
@@ -234,9 +236,17 @@ class Trainer:
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     row = self._log_window(sums, count, window_images, now - window_start)
-                    bar.set_postfix({k.removeprefix("train/"): f"{v:.3g}" for k, v in row.items() if k != "train/images_seen"}, refresh=False)
+                    bar.set_postfix(
+                        {k.removeprefix("train/"): f"{v:.3g}" for k, v in row.items() if k != "train/images_seen"},
+                        refresh=False,
+                    )
                     if not self.progress:
-                        log.info("step %d/%d  %s", self.step, cfg.max_steps, "  ".join(f"{k.removeprefix('train/')}={v:.4g}" for k, v in row.items()))
+                        log.info(
+                            "step %d/%d  %s",
+                            self.step,
+                            cfg.max_steps,
+                            "  ".join(f"{k.removeprefix('train/')}={v:.4g}" for k, v in row.items()),
+                        )
                     sums, count, window_images = defaultdict(float), 0, 0
                     window_start = time.perf_counter()
                 if self.step % cfg.sample_every == 0:

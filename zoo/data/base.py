@@ -70,7 +70,7 @@ def seeded_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, n
     if not 0.0 < test_fraction < 1.0:
         raise ZooError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     order = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, int(round(n * test_fraction)))
+    n_test = max(1, round(n * test_fraction))
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 

@@ -35,7 +35,9 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
             total = int(length) if length is not None else None
             with (
                 open(part, "wb") as out,
-                tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", disable=not progress) as bar,
+                tqdm(
+                    total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", disable=not progress
+                ) as bar,
             ):
                 while chunk := response.read(CHUNK):
                     out.write(chunk)

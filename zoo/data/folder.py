@@ -66,11 +66,16 @@ def folder(
         )
     files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
     if not files:
-        raise ZooError(f"image folder {directory} holds no {'/'.join(EXTENSIONS)} files. Put images there or fix data.path.")
+        raise ZooError(
+            f"image folder {directory} holds no {'/'.join(EXTENSIONS)} files. Put images there or fix data.path."
+        )
     if len(files) < 2:
         raise ZooError(f"image folder {directory} holds only one image; a train/test split needs at least two.")
     images = torch.stack(
-        [load_image(f, image_size, channels) for f in tqdm(files, desc=f"decoding {directory.name}", disable=not progress)]
+        [
+            load_image(f, image_size, channels)
+            for f in tqdm(files, desc=f"decoding {directory.name}", disable=not progress)
+        ]
     )
     train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed)
     info = DataInfo(name, channels, image_size)

@@ -75,7 +75,9 @@ def flowers102(name: str, root: str, image_size: int = 64, download: bool = True
     train + test (7,169 images) and hold out val (1,020)."""
     from torchvision import datasets
 
-    splits = {s: _open(datasets.Flowers102, "flowers-102", Path(root), download, split=s) for s in ("train", "val", "test")}
+    splits = {
+        s: _open(datasets.Flowers102, "flowers-102", Path(root), download, split=s) for s in ("train", "val", "test")
+    }
 
     def tensors(parts):
         files = [f for p in parts for f in p._image_files]

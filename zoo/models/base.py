@@ -34,7 +34,7 @@ class Stepper:
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, term: str) -> None:
         if not torch.isfinite(loss):
-            raise NonFiniteLossError(term, float(loss))
+            raise NonFiniteLossError(term, float(loss.detach()))
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.grad_clip:

@@ -55,7 +55,9 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(ch_in, ch, 4, 2, 1), nn.SiLU()]
             ch_in, ch = ch, ch * 2
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Linear(ch_in * sizes[-1] ** 2, hidden), nn.SiLU(), nn.Linear(hidden, 2 * latent_dim))
+        self.head = nn.Sequential(
+            nn.Linear(ch_in * sizes[-1] ** 2, hidden), nn.SiLU(), nn.Linear(hidden, 2 * latent_dim)
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = rearrange(self.features(x), "b c h w -> b (c h w)")
@@ -149,7 +151,12 @@ class VAE(GenerativeModel):
         elbo = log_px - kl
         loss = -(log_px - self.beta * kl).mean()
         self.optimize(loss, "vae")
-        return {"loss": loss.item(), "elbo": elbo.mean().item(), "recon_nll": -log_px.mean().item(), "kl": kl.mean().item()}
+        return {
+            "loss": loss.item(),
+            "elbo": elbo.mean().item(),
+            "recon_nll": -log_px.mean().item(),
+            "kl": kl.mean().item(),
+        }
 
     # -- encoding, decoding, sampling ----------------------------------------------------------
     @torch.no_grad()
@@ -168,7 +175,9 @@ class VAE(GenerativeModel):
 
     # -- likelihood ----------------------------------------------------------------------------
     @torch.no_grad()
-    def nll(self, x: torch.Tensor, generator: torch.Generator | None = None, k: int = 100, chunk: int = 25) -> torch.Tensor:
+    def nll(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, k: int = 100, chunk: int = 25
+    ) -> torch.Tensor:
         """-log p(x) through the k-sample IWAE bound, in nats per image (B,). ``x`` is binarised
         (Bernoulli likelihood) with ``generator`` so repeated evaluations score the same data."""
         x = self.prepare(x, generator)

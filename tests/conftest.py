@@ -1,0 +1,79 @@
+"""Shared fixtures: tiny generated data, the real data folder (when ZOO_DATA_DIR is set), and a
+helper that runs the real ``train.py`` entry point in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.data.base import DataBundle, DataInfo, ImageDataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The real data folder (``ZOO_DATA_DIR``); tests that need it skip with a reason when unset."""
+    path = os.environ.get("ZOO_DATA_DIR")
+    if not path:
+        pytest.skip("real data not available: set ZOO_DATA_DIR to the data folder (see README, 'Data')")
+    if not Path(path).is_dir():
+        pytest.fail(f"ZOO_DATA_DIR={path} is not a folder")
+    return Path(path)
+
+
+def doodles(n: int, seed: int) -> np.ndarray:
+    """``n`` fake 28x28 'doodles' (N, 784) uint8: a filled square at a random place, ink = 255."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        r, c = rng.integers(2, 18, size=2)
+        images[i, r : r + 8, c : c + 8] = 255
+    return images.reshape(n, 784)
+
+
+@pytest.fixture
+def quickdraw_root(tmp_path: Path) -> Path:
+    """A data root with two small Quick, Draw! categories in the official file format."""
+    folder = tmp_path / "data" / "quickdraw"
+    folder.mkdir(parents=True)
+    np.save(folder / "cat.npy", doodles(300, 0))
+    np.save(folder / "full_numpy_bitmap_smiley face.npy", doodles(200, 1))
+    return tmp_path / "data"
+
+
+def tiny_bundle(
+    n_train: int = 256, n_test: int = 64, size: int = 16, channels: int = 1, binary: bool = True
+) -> DataBundle:
+    """Small structured images: a filled square (side size/2) at a random place; label = left/right half."""
+    g = torch.Generator().manual_seed(0)
+    side = size // 2
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.zeros(n, channels, size, size, dtype=torch.uint8)
+        corners = torch.randint(0, size - side + 1, (n, 2), generator=g)
+        for img, (r, c) in zip(images, corners.tolist(), strict=True):
+            img[:, r : r + side, c : c + side] = 255
+        return images, (corners[:, 1] >= (size - side) // 2).long()
+
+    info = DataInfo("tiny", channels, size, 2, ("left", "right"), binary=binary)
+    return DataBundle(ImageDataset(*make(n_train)), ImageDataset(*make(n_test)), info)
+
+
+def run_train(*overrides: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python train.py <overrides>`` as a user would type it, outputs under ``cwd``."""
+    full_env = {**os.environ, "WANDB_SILENT": "true"}
+    full_env.pop("WANDB_API_KEY", None)
+    for key, value in (env or {}).items():  # None removes a variable
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    command = [sys.executable, str(ROOT / "train.py"), f"runs_dir={cwd / 'runs'}", "trainer.progress=false", *overrides]
+    return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,66 @@
+"""Splits, resizing and the deterministic, resumable batch stream."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.data.base import BatchStream, ImageDataset, fit_to_size, seeded_split
+from zoo.errors import ZooError
+
+
+def test_seeded_split_is_deterministic_disjoint_and_complete():
+    train, test = seeded_split(1000, 0.1, seed=3)
+    again_train, again_test = seeded_split(1000, 0.1, seed=3)
+    assert np.array_equal(train, again_train) and np.array_equal(test, again_test)
+    assert len(test) == 100 and len(set(train) | set(test)) == 1000 and not set(train) & set(test)
+    assert not np.array_equal(seeded_split(1000, 0.1, seed=4)[1], test)
+
+
+def test_pad_centres_28_pixel_images_in_32_without_changing_them():
+    images = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    padded = fit_to_size(images, 32, "pad")
+    assert padded.shape == (3, 1, 32, 32)
+    assert torch.equal(padded[:, :, 2:30, 2:30], images)
+    assert padded[:, :, :2].sum() == 0 and padded[:, :, :, 30:].sum() == 0
+
+
+def test_resize_changes_size_and_keeps_uint8():
+    images = torch.full((2, 3, 64, 64), 200, dtype=torch.uint8)
+    out = fit_to_size(images, 32, "resize")
+    assert out.shape == (2, 3, 32, 32) and out.dtype == torch.uint8 and (out == 200).all()
+
+
+def _stream(start=0, seed=0):
+    images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 1, 2, 2).contiguous()
+    return BatchStream(ImageDataset(images, torch.arange(10)), batch_size=3, seed=seed, start=start)
+
+
+def test_batch_stream_visits_each_image_once_per_epoch_and_drops_the_partial_batch():
+    first_epoch = list(itertools.islice(iter(_stream()), 3))  # 10 // 3 = 3 batches per epoch
+    labels = torch.cat([y for _, y in first_epoch])
+    assert len(labels) == 9 and len(set(labels.tolist())) == 9
+
+
+def test_batch_stream_started_at_k_yields_exactly_the_batches_after_k():
+    straight = [y for _, y in itertools.islice(iter(_stream()), 8)]
+    resumed = [y for _, y in itertools.islice(iter(_stream(start=5)), 3)]
+    for a, b in zip(straight[5:], resumed, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_batch_stream_order_depends_on_the_seed():
+    a = [y for _, y in itertools.islice(iter(_stream(seed=0)), 3)]
+    b = [y for _, y in itertools.islice(iter(_stream(seed=1)), 3)]
+    assert any(not torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_batches_are_floats_in_unit_range():
+    x, _ = next(iter(_stream()))
+    assert x.dtype == torch.float32 and x.min() >= 0 and x.max() <= 9 / 255 + 1e-6
+
+
+def test_a_batch_larger_than_the_data_is_a_clear_error():
+    with pytest.raises(ZooError, match=r"fewer than trainer.batch_size"):
+        BatchStream(ImageDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8)), batch_size=8, seed=0)

@@ -1,0 +1,175 @@
+"""``python train.py`` end to end, as a user types it: each model, outputs, resume after kill -9,
+W&B offline logging read back from disk, and bad input answered with one clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_train
+from tests.wandb_records import logged
+
+TINY = {
+    "dcgan": ["model.width=4", "model.latent_dim=8"],
+    "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
+}
+
+
+def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
+    return [
+        f"model={model}",
+        "data=quickdraw",
+        f"data.root={quickdraw_root}",
+        "data.categories=[cat,smiley_face]",
+        "data.progress=false",
+        f"trainer.max_steps={steps}",
+        "trainer.batch_size=16",
+        "trainer.log_every=2",
+        "trainer.sample_every=2",
+        "trainer.checkpoint_every=2",
+        "trainer.n_samples=4",
+        "eval.n_test=20",
+        "eval.iw_samples=2",
+        "logger.mode=disabled",
+        *TINY[model],
+    ]
+
+
+def only_run(tmp_path: Path, name: str) -> Path:
+    runs = sorted((tmp_path / "runs" / name).iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "vae"])
+def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
+    result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = only_run(tmp_path, f"{model}-quickdraw")
+    for expected in ["config.yaml", "checkpoints/last.pt", "samples/step_2.png", "samples/step_4.png", "metrics.jsonl"]:
+        assert (run / expected).is_file(), expected
+    status = json.loads((run / "run.json").read_text())
+    assert status["status"] == "finished" and status["step"] == 4
+    assert "trainer:" in (run / "config.yaml").read_text() and "width: 4" in (run / "config.yaml").read_text()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 4
+    assert (run / "recons" / "step_4.png").is_file() == (model == "vae")
+    assert ("test/nll_nats" in rows[-1]) == (model == "vae")
+
+
+def test_rerun_of_a_killed_run_resumes_from_its_last_checkpoint(quickdraw_root, tmp_path):
+    args = fast(quickdraw_root, "dcgan", steps=3000)
+    command = [sys.executable, str(ROOT / "train.py"), f"runs_dir={tmp_path / 'runs'}", "trainer.progress=false", *args]
+    command = [a.replace("trainer.checkpoint_every=2", "trainer.checkpoint_every=20") for a in command]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    status_file = None
+    try:
+        while time.time() < deadline:
+            found = list((tmp_path / "runs").glob("dcgan-quickdraw/*/run.json"))
+            if found and json.loads(found[0].read_text()).get("checkpoint_step", 0) >= 40:
+                status_file = found[0]
+                break
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert status_file is not None, "no checkpoint written in time"
+    killed_at = json.loads(status_file.read_text())["checkpoint_step"]
+    assert json.loads(status_file.read_text())["status"] == "running"  # killed, not finished
+
+    again = [a.replace("trainer.max_steps=3000", f"trainer.max_steps={killed_at + 20}") for a in args]
+    result = run_train(*again, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"from step {killed_at}" in result.stderr
+    run = only_run(tmp_path, "dcgan-quickdraw")  # the same run folder, not a new one
+    assert json.loads((run / "run.json").read_text())["step"] == killed_at + 20
+
+
+def test_a_finished_run_is_not_resumed_but_can_be_extended_explicitly(quickdraw_root, tmp_path):
+    assert run_train(*fast(quickdraw_root, "vae"), cwd=tmp_path).returncode == 0
+    assert run_train(*fast(quickdraw_root, "vae"), cwd=tmp_path).returncode == 0
+    assert len(list((tmp_path / "runs" / "vae-quickdraw").iterdir())) == 2
+    first = sorted((tmp_path / "runs" / "vae-quickdraw").iterdir())[0]
+    longer = [a.replace("trainer.max_steps=4", "trainer.max_steps=6") for a in fast(quickdraw_root, "vae")]
+    result = run_train(*longer, f"trainer.resume={first}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "from step 4" in result.stderr
+    assert json.loads((first / "run.json").read_text())["step"] == 6
+
+
+def test_wandb_offline_run_logs_losses_images_and_grouping(quickdraw_root, tmp_path):
+    args = [a for a in fast(quickdraw_root, "vae") if not a.startswith("logger.mode")]
+    result = run_train(
+        *args, "logger.mode=auto", cwd=tmp_path, env={"WANDB_MODE": None, "NETRC": str(tmp_path / "none")}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "logging offline" in result.stderr
+    run = only_run(tmp_path, "vae-quickdraw")
+    [wandb_file] = run.glob("wandb/offline-run-*/run-*.wandb")
+    record = logged(wandb_file)
+    keys = set().union(*record["history"])
+    assert {"trainer/step", "train/loss", "train/elbo", "train/kl", "train/images_per_s"} <= keys
+    images = [row for row in record["history"] if "samples/_type" in row]
+    assert (
+        images and images[-1]["samples/_type"] == "image-file" and images[-1]["reconstructions/_type"] == "image-file"
+    )
+    assert images[-1]["trainer/step"] == 4
+    assert "test/nll_nats" in record["summary"]
+    assert record["run"].run_group == "quickdraw" and set(record["run"].tags) == {"vae", "quickdraw"}
+    assert record["config"]["model"]["name"] == "vae" and record["config"]["trainer"]["batch_size"] == 16
+
+
+# -- bad input: one clear message, non-zero exit, nothing written ---------------------------
+def test_missing_image_folder(tmp_path):
+    result = run_train(
+        "data=folder", "data.path=nowhere", f"data.root={tmp_path}", "logger.mode=disabled", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: image folder")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_model_lists_the_available_ones(tmp_path):
+    result = run_train("model=glowww", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "glowww" in result.stderr and "dcgan" in result.stderr and "vae" in result.stderr
+
+
+def test_unknown_config_key(tmp_path):
+    result = run_train("trainer.max_stepz=3", cwd=tmp_path)
+    assert result.returncode != 0 and "max_stepz" in result.stderr
+
+
+def test_wrong_model_option_names_the_valid_ones(quickdraw_root, tmp_path):
+    result = run_train(*fast(quickdraw_root, "dcgan"), "+model.depth=3", cwd=tmp_path)
+    assert result.returncode == 2 and "has no option(s) ['depth']" in result.stderr
+
+
+def test_resuming_a_checkpoint_of_another_model_is_refused(quickdraw_root, tmp_path):
+    assert run_train(*fast(quickdraw_root, "dcgan"), cwd=tmp_path).returncode == 0
+    checkpoint = next((tmp_path / "runs").glob("dcgan-quickdraw/*/checkpoints/last.pt"))
+    result = run_train(*fast(quickdraw_root, "vae"), f"trainer.resume={checkpoint}", cwd=tmp_path)
+    assert result.returncode == 2 and "is a 'dcgan' checkpoint, not 'vae'" in result.stderr
+
+
+def test_resuming_with_another_model_configuration_names_the_difference(quickdraw_root, tmp_path):
+    assert run_train(*fast(quickdraw_root, "dcgan"), cwd=tmp_path).returncode == 0
+    run = next((tmp_path / "runs").glob("dcgan-quickdraw/*"))
+    result = run_train(*fast(quickdraw_root, "dcgan"), "model.width=8", f"trainer.resume={run}", cwd=tmp_path)
+    assert result.returncode == 2 and "model.width: checkpoint 4, now 8" in result.stderr
+
+
+def test_dcgan_on_28_pixel_mnist_explains_the_padding_fix(real_data, tmp_path):
+    result = run_train(
+        "model=dcgan", "data=mnist", "logger.mode=disabled", cwd=tmp_path, env={"ZOO_DATA_DIR": str(real_data)}
+    )
+    assert result.returncode == 2 and "data.image_size=32" in result.stderr
