@@ -19,7 +19,10 @@ from tests.wandb_records import logged
 TINY = {
     "dcgan": ["model.width=4", "model.latent_dim=8"],
     "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
+    "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
 }
+ENCODES = {"vae", "glow"}
+LIKELIHOOD = {"vae", "glow"}
 
 
 def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
@@ -48,7 +51,7 @@ def only_run(tmp_path: Path, name: str) -> Path:
     return runs[0]
 
 
-@pytest.mark.parametrize("model", ["dcgan", "vae"])
+@pytest.mark.parametrize("model", ["dcgan", "vae", "glow"])
 def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -57,11 +60,16 @@ def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
         assert (run / expected).is_file(), expected
     status = json.loads((run / "run.json").read_text())
     assert status["status"] == "finished" and status["step"] == 4
-    assert "trainer:" in (run / "config.yaml").read_text() and "width: 4" in (run / "config.yaml").read_text()
+    saved = (run / "config.yaml").read_text()
+    assert "trainer:" in saved and "max_steps: 4" in saved and f"name: {model}" in saved
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 4
-    assert (run / "recons" / "step_4.png").is_file() == (model == "vae")
-    assert ("test/nll_nats" in rows[-1]) == (model == "vae")
+    assert (run / "recons" / "step_4.png").is_file() == (model in ENCODES)
+    assert ("test/nll_nats" in rows[-1]) == (model in LIKELIHOOD)
+    assert ("test/recon_mse" in rows[-1]) == (model in ENCODES)
+    if model == "glow":  # the family's own grids: temperatures and a latent interpolation strip
+        for grid in ["samples_t0.5", "samples_t1", "interpolation"]:
+            assert (run / grid / "step_4.png").is_file(), grid
 
 
 def test_rerun_of_a_killed_run_resumes_from_its_last_checkpoint(quickdraw_root, tmp_path):

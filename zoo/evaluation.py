@@ -38,12 +38,11 @@ def evaluate(
     model.eval()
     try:
         for start in tqdm(range(0, n, cfg.batch_size), desc="evaluating", disable=not progress, leave=False):
-            x, _ = test.batch(torch.arange(start, min(start + cfg.batch_size, n)))
-            x = x.to(device)
+            x, y = (t.to(device) for t in test.batch(torch.arange(start, min(start + cfg.batch_size, n))))
             if model.can_encode:
-                sq_err += (model.reconstruct(x) - x).pow(2).flatten(1).mean(1).sum().item()
+                sq_err += (model.reconstruct(x, y) - x).pow(2).flatten(1).mean(1).sum().item()
             if model.has_likelihood:
-                nll += model.nll(x, generator=generator, k=cfg.iw_samples).sum().item()
+                nll += model.nll(x, generator=generator, y=y, k=cfg.iw_samples).sum().item()
             count += len(x)
     finally:
         model.train(was_training)

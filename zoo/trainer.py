@@ -171,13 +171,15 @@ class Trainer:
                 noise = torch.Generator(device=self.device).manual_seed(self._fixed_noise_seed)
                 samples = self.model.sample(self.cfg.n_samples, generator=noise)
                 written["samples"] = save_grid(samples, self.run_dir / "samples" / f"step_{self.step}.png")
+                x, y = (t.to(self.device) for t in self.data.test.first(32))
                 if self.model.can_encode:
-                    x, _ = self.data.test.first(32)
-                    x = x.to(self.device)
-                    recon = self.model.reconstruct(x)
+                    recon = self.model.reconstruct(x, y)
                     written["reconstructions"] = save_grid(
                         pairs(x, recon), self.run_dir / "recons" / f"step_{self.step}.png", nrow=8
                     )
+                noise = torch.Generator(device=self.device).manual_seed(self._fixed_noise_seed)
+                for name, images in self.model.extra_grids(x, y, noise).items():
+                    written[name] = save_grid(images, self.run_dir / name / f"step_{self.step}.png", nrow=8)
         finally:
             self.model.train()
         self.tracker.log_images(written, self.step)

@@ -81,12 +81,20 @@ class GenerativeModel(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} cannot decode")
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """decode(encode(x)); ``y``: labels, for class-conditional models."""
         return self.decode(self.encode(x))
 
-    def nll(self, x: torch.Tensor, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
-        """Per-image negative log-likelihood in nats (B,)."""
+    def nll(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None, **kwargs
+    ) -> torch.Tensor:
+        """Per-image negative log-likelihood in nats (B,); ``y``: labels, for class-conditional models."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")
+
+    def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Further image grids the family is known for (e.g. several temperatures), by name; the
+        trainer saves them as ``<name>/step_<N>.png`` and logs them. ``x``, ``y``: a fixed test batch."""
+        return {}
 
     # -- helpers -------------------------------------------------------------------------------
     def setup_optimizers(self) -> None:

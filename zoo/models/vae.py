@@ -176,7 +176,12 @@ class VAE(GenerativeModel):
     # -- likelihood ----------------------------------------------------------------------------
     @torch.no_grad()
     def nll(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, k: int = 100, chunk: int = 25
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        y: torch.Tensor | None = None,
+        k: int = 100,
+        chunk: int = 25,
     ) -> torch.Tensor:
         """-log p(x) through the k-sample IWAE bound, in nats per image (B,). ``x`` is binarised
         (Bernoulli likelihood) with ``generator`` so repeated evaluations score the same data."""

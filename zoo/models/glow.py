@@ -1,0 +1,264 @@
+"""Glow — Kingma & Dhariwal (2018), "Glow: Generative Flow with Invertible 1x1 Convolutions".
+
+An invertible network f maps an image x to latents z = f(x), with an exact log-likelihood by the
+change of variables:
+
+    log p(x) = log p(z) + sum_i log |det df_i/df_{i-1}|
+
+Preprocessing (section 3, "dequantisation"): an 8-bit image is reduced to ``n_bits`` (n_bins =
+2^n_bits levels), scaled to [-0.5, 0.5) and given uniform noise u ~ U(0, 1/n_bins). The discrete
+model P(x) = integral of p over the bin, so -log P(x) <= E_u[-log p(x + u)] + D log n_bins, the
+figure reported (as bits/dim = nll / (D ln 2)).
+
+Multi-scale architecture (RealNVP, section 3.6 of Dinh et al. 2017): L levels, each
+squeeze -> K steps of flow -> split; half the channels are factored out at each split as z_i with a
+learned Gaussian prior p(z_i | h_i) whose mean and log-scale come from a zero-initialised
+convolution of the remaining half h_i. The top level's prior is learned too. One step of flow is
+ActNorm -> invertible 1x1 convolution (LU) -> affine coupling (``zoo/nn/flows.py``).
+
+Class-conditional (``conditional=true``): the label conditions every coupling network (cINN-style)
+and shifts every prior's mean and log-scale through a learned per-class embedding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from zoo.data.base import DataInfo
+from zoo.errors import ZooError
+from zoo.models.base import GenerativeModel
+from zoo.nn.flows import FlowStep, ZeroConv2d, squeeze, unsqueeze
+from zoo.registry import MODELS
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """log N(z; mean, exp(log_scale)^2) summed per example (B,)."""
+    return (-0.5 * (LOG_2PI + 2 * log_scale + (z - mean) ** 2 * torch.exp(-2 * log_scale))).flatten(1).sum(1)
+
+
+class Prior(nn.Module):
+    """Learned Gaussian p(z | h, y): mean and log-scale from a zero-initialised conv of h (split
+    levels) or from learned constants (top level), plus a per-class offset when conditional."""
+
+    def __init__(self, channels: int, size: int, h_channels: int | None, num_classes: int):
+        super().__init__()
+        self.conv = ZeroConv2d(h_channels, 2 * channels) if h_channels else None
+        self.top = None if h_channels else nn.Parameter(torch.zeros(1, 2 * channels, size, size))
+        self.class_offset = nn.Embedding(num_classes, 2 * channels) if num_classes else None
+        if self.class_offset is not None:
+            nn.init.zeros_(self.class_offset.weight)
+
+    def forward(self, h: torch.Tensor | None, y: torch.Tensor | None, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        params = self.conv(h) if self.conv is not None else self.top.expand(batch, -1, -1, -1)
+        if self.class_offset is not None:
+            if y is None:
+                raise ValueError("a conditional flow needs labels")
+            params = params + self.class_offset(y)[:, :, None, None]
+        mean, log_scale = params.chunk(2, dim=1)
+        return mean, log_scale
+
+
+class Level(nn.Module):
+    """squeeze -> K steps of flow -> (split off half the channels with a learned prior)."""
+
+    def __init__(self, channels: int, size: int, K: int, hidden: int, additive: bool, num_classes: int, split: bool):
+        super().__init__()
+        c = channels * 4
+        self.steps = nn.ModuleList(FlowStep(c, hidden, additive, num_classes) for _ in range(K))
+        self.split = split
+        self.z_channels = c // 2 if split else c
+        self.prior = Prior(self.z_channels, size // 2, c - self.z_channels if split else None, num_classes)
+
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (h passed on or None, z factored out, log-det, log p(z))."""
+        h = squeeze(x)  # (B, 4C, H/2, W/2)
+        logdet = x.new_zeros(x.shape[0])
+        for step in self.steps:
+            h, ld = step(h, y)
+            logdet = logdet + ld
+        if self.split:
+            h, z = h[:, : -self.z_channels], h[:, -self.z_channels :]
+            mean, log_scale = self.prior(h, y, len(x))
+            return h, z, logdet, gaussian_log_prob(z, mean, log_scale)
+        mean, log_scale = self.prior(None, y, len(x))
+        return None, h, logdet, gaussian_log_prob(h, mean, log_scale)
+
+    def inverse(
+        self,
+        h: torch.Tensor | None,
+        z: torch.Tensor | None,
+        y: torch.Tensor | None,
+        temperature: float,
+        batch: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """From (h, z) back to the level's input; a missing z is drawn from the prior at ``temperature``."""
+        if z is None:
+            mean, log_scale = self.prior(h, y, batch)
+            noise = torch.randn(mean.shape, device=mean.device, generator=generator)
+            z = mean + torch.exp(log_scale) * noise * temperature
+        x = torch.cat([h, z], dim=1) if self.split else z
+        for step in reversed(self.steps):
+            x = step.inverse(x, y)
+        return unsqueeze(x)
+
+
+@MODELS.register("glow")
+class Glow(GenerativeModel):
+    can_encode = True
+    has_likelihood = True
+    likelihood_is_bound = False  # exact density of the dequantised data (the paper's figure)
+
+    def __init__(
+        self,
+        info: DataInfo,
+        K: int = 16,
+        L: int = 2,
+        hidden_channels: int = 128,
+        coupling: str = "affine",
+        n_bits: int = 8,
+        conditional: bool = False,
+        temperature: float = 0.7,
+        sample_temperatures: tuple[float, ...] = (0.5, 0.7, 1.0),
+        lr: float = 1e-3,
+        warmup_steps: int = 500,
+    ):
+        super().__init__(info)
+        if coupling not in ("affine", "additive"):
+            raise ZooError(f"model.coupling must be affine or additive, got '{coupling}'")
+        if info.image_size % 2**L:
+            raise ZooError(
+                f"image_size {info.image_size} cannot be squeezed L={L} times (needs divisibility by {2**L}); lower model.L"
+            )
+        if not 1 <= n_bits <= 8:
+            raise ZooError(f"model.n_bits must be between 1 and 8, got {n_bits}")
+        if conditional and not info.num_classes:
+            raise ZooError(f"model.conditional=true needs labelled data; {info.name} has no labels")
+        self.n_bits, self.n_bins = n_bits, 2**n_bits
+        self.temperature, self.lr, self.warmup_steps = temperature, lr, warmup_steps
+        self.sample_temperatures = tuple(sample_temperatures)
+        self.conditional = conditional
+        num_classes = info.num_classes if conditional else 0
+        levels, c, size = [], info.channels, info.image_size
+        for i in range(L):
+            levels.append(Level(c, size, K, hidden_channels, coupling == "additive", num_classes, split=i < L - 1))
+            c, size = levels[-1].z_channels if i < L - 1 else c * 4, size // 2
+        self.levels = nn.ModuleList(levels)
+        self.register_buffer("updates", torch.tensor(0))  # optimizer steps taken, for the warm-up
+
+    # -- preprocessing -------------------------------------------------------------------------
+    def preprocess(self, x: torch.Tensor, noise: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[0, 1] 8-bit intensities -> n-bit bins -> [-0.5, 0.5) plus uniform dequantisation noise
+        (or the bin centre when ``noise`` is False)."""
+        bins = torch.floor(torch.round(x * 255) / 2 ** (8 - self.n_bits))
+        offset = torch.rand(x.shape, device=x.device, generator=generator) if noise else torch.full_like(x, 0.5)
+        return (bins + offset) / self.n_bins - 0.5
+
+    def postprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of ``preprocess``: the bin a value falls in, as an 8-bit intensity in [0, 1]."""
+        bins = torch.floor((x + 0.5) * self.n_bins).clamp(0, self.n_bins - 1)
+        return bins * 2 ** (8 - self.n_bits) / 255
+
+    # -- the flow ------------------------------------------------------------------------------
+    def flow(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Preprocessed x -> (z per level, summed log-det, summed log-prior), each per example."""
+        y = y if self.conditional else None
+        zs, logdet, log_pz = [], x.new_zeros(x.shape[0]), x.new_zeros(x.shape[0])
+        h = x
+        for level in self.levels:
+            h, z, ld, lp = level(h, y)
+            zs.append(z)
+            logdet, log_pz = logdet + ld, log_pz + lp
+        return zs, logdet, log_pz
+
+    def inverse_flow(
+        self,
+        zs: list[torch.Tensor | None],
+        y: torch.Tensor | None = None,
+        temperature: float = 1.0,
+        batch: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        y = y if self.conditional else None
+        batch = batch or next(z for z in zs if z is not None).shape[0]
+        h = None
+        for level, z in zip(reversed(self.levels), reversed(zs), strict=True):
+            h = level.inverse(h, z, y, temperature, batch, generator)
+        return h
+
+    def nll_terms(self, x_pre: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """-log p(x) in nats per image for preprocessed x, discretisation term included."""
+        _, logdet, log_pz = self.flow(x_pre, y)
+        dims = x_pre[0].numel()
+        return -(log_pz + logdet) + dims * math.log(self.n_bins)
+
+    # -- training ------------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"flow": torch.optim.Adam(self.parameters(), lr=self.lr)}
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        nll = self.nll_terms(self.preprocess(x, noise=True), y)
+        loss = nll.mean() / (x[0].numel() * math.log(2))  # bits per dimension
+        for group in self.optimizers["flow"].param_groups:  # linear learning-rate warm-up
+            group["lr"] = self.lr * min(1.0, (int(self.updates) + 1) / max(1, self.warmup_steps))
+        self.optimize(loss, "flow")
+        self.updates += 1
+        return {"bits_per_dim": loss.item(), "nll_nats": nll.mean().item()}
+
+    # -- encoding, decoding, likelihood, sampling -----------------------------------------------
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Deterministic latents (bin centres, no noise): one tensor per level."""
+        return self.flow(self.preprocess(x, noise=False), y)[0]
+
+    @torch.no_grad()
+    def decode(self, zs: list[torch.Tensor], y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.postprocess(self.inverse_flow(zs, y))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.encode(x, y), y)
+
+    @torch.no_grad()
+    def nll(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None, **kwargs
+    ) -> torch.Tensor:
+        return self.nll_terms(self.preprocess(x, noise=True, generator=generator), y)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        generator: torch.Generator | None = None,
+        temperature: float | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        t = self.temperature if temperature is None else temperature
+        if self.conditional and labels is None:
+            labels = torch.arange(n, device=self.device) % self.info.num_classes
+        zs: list[torch.Tensor | None] = [None] * len(self.levels)
+        return self.postprocess(self.inverse_flow(zs, labels, t, batch=n, generator=generator))
+
+    @torch.no_grad()
+    def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Samples at several temperatures (same noise), and a latent interpolation strip between
+        the first test image and the first one of another class (or simply the second)."""
+        grids = {}
+        for t in self.sample_temperatures:
+            g = torch.Generator(device=generator.device).manual_seed(generator.initial_seed())
+            grids[f"samples_t{t:g}"] = self.sample(32, generator=g, temperature=t)
+        other = next((i for i in range(1, len(y)) if y[i] != y[0]), 1)
+        za, zb = self.encode(x[:1], y[:1]), self.encode(x[other : other + 1], y[other : other + 1])
+        weights = torch.linspace(0, 1, 8, device=x.device).view(8, 1, 1, 1)
+        mixed = [a + weights * (b - a) for a, b in zip(za, zb, strict=True)]  # (8, C_i, H_i, W_i) per level
+        grids["interpolation"] = self.decode(mixed, y[:1].expand(8) if self.conditional else None)
+        return grids

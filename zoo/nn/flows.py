@@ -1,0 +1,182 @@
+"""Invertible layers for normalizing flows (Glow: Kingma & Dhariwal 2018; RealNVP: Dinh et al. 2017).
+
+Every layer maps ``x -> (y, logdet)`` in ``forward`` and ``y -> x`` in ``inverse``, where ``logdet``
+is log |det dy/dx| per example (B,). Tensors are (B, C, H, W) throughout.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+class ActNorm(nn.Module):
+    """Per-channel affine y = s * (x + b), initialised from the first batch so that y has zero mean
+    and unit variance per channel (Glow section 3.1). ``initialized`` is a buffer, so it is saved in
+    checkpoints and a resumed run never initialises again."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def initialize(self, x: torch.Tensor) -> None:
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        std = x.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
+        self.bias.copy_(-mean)
+        self.log_scale.copy_(-torch.log(std + 1e-6))
+        self.initialized.fill_(True)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.initialized:
+            self.initialize(x)
+        y = (x + self.bias) * torch.exp(self.log_scale)
+        logdet = self.log_scale.sum() * x.shape[2] * x.shape[3]
+        return y, logdet.expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return y * torch.exp(-self.log_scale) - self.bias
+
+
+class InvConv2dLU(nn.Module):
+    """Invertible 1x1 convolution with W = P L (U + diag(sign(s) * exp(log|s|))) (Glow section 3.2).
+
+    P is a fixed permutation, L unit lower-triangular, U strictly upper-triangular; the diagonal is
+    kept as a sign and a log-magnitude, so W stays invertible whatever the optimizer does, and
+    log |det W| = sum(log|s|) costs O(C)."""
+
+    def __init__(self, channels: int, generator: torch.Generator | None = None):
+        super().__init__()
+        q, _ = torch.linalg.qr(torch.randn(channels, channels, generator=generator))  # a random rotation
+        p, lower, upper = torch.linalg.lu(q)
+        s = torch.diagonal(upper)
+        self.register_buffer("p", p)
+        self.register_buffer("sign_s", torch.sign(s))
+        self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
+        self.register_buffer("eye", torch.eye(channels))
+        self.lower = nn.Parameter(lower)
+        self.upper = nn.Parameter(torch.triu(upper, 1))
+        self.log_s = nn.Parameter(torch.log(torch.abs(s)))
+
+    def weight(self) -> torch.Tensor:
+        lower = self.lower * self.lower_mask + self.eye
+        upper = self.upper * self.lower_mask.T + torch.diag(self.sign_s * torch.exp(self.log_s))
+        return self.p @ lower @ upper
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        w = self.weight()
+        logdet = self.log_s.sum() * x.shape[2] * x.shape[3]
+        return F.conv2d(x, w[:, :, None, None]), logdet.expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        w_inv = torch.linalg.inv(self.weight())
+        return F.conv2d(y, w_inv[:, :, None, None])
+
+
+class ZeroConv2d(nn.Module):
+    """3x3 convolution initialised to zero with a learned per-channel output scale (Glow's
+    ``Conv2dZeros``): each coupling starts as the identity and each prior as N(0, I)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+        self.log_scale = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * torch.exp(self.log_scale * 3)
+
+
+class CouplingNet(nn.Module):
+    """NN() of the coupling layer: conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3. With classes, a
+    learned class embedding is concatenated to the input (conditional coupling, as in cINNs:
+    Ardizzone et al. 2019)."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int, num_classes: int = 0, embed: int = 8):
+        super().__init__()
+        self.embedding = nn.Embedding(num_classes, embed) if num_classes else None
+        extra = embed if num_classes else 0
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels + extra, hidden, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 1),
+            nn.ReLU(),
+            ZeroConv2d(hidden, out_channels),
+        )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embedding is not None:
+            if y is None:
+                raise ValueError("a conditional flow needs labels")
+            e = self.embedding(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])  # (B, E, H, W)
+            x = torch.cat([x, e], dim=1)
+        return self.net(x)
+
+
+class AffineCoupling(nn.Module):
+    """x = (x_a, x_b);  (log s, t) = NN(x_a);  s = sigmoid(log s + 2);  y_b = (x_b + t) * s;  y = (x_a, y_b).
+
+    log |det| = sum log s. ``additive=True`` keeps s = 1 (NICE's additive coupling, volume preserving).
+    The sigmoid keeps 0 < s < 1, which is what makes Glow's affine coupling numerically stable."""
+
+    def __init__(self, channels: int, hidden: int, additive: bool = False, num_classes: int = 0):
+        super().__init__()
+        self.additive = additive
+        half = channels // 2
+        self.net = CouplingNet(half, (channels - half) * (1 if additive else 2), hidden, num_classes)
+
+    def _shift_scale(self, x_a: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.net(x_a, y)
+        if self.additive:
+            return h, None
+        shift, raw_scale = h[:, 0::2], h[:, 1::2]
+        return shift, torch.sigmoid(raw_scale + 2.0)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        x_a, x_b = x.chunk(2, dim=1)
+        shift, scale = self._shift_scale(x_a, y)
+        if scale is None:
+            return torch.cat([x_a, x_b + shift], dim=1), x.new_zeros(x.shape[0])
+        y_b = (x_b + shift) * scale
+        return torch.cat([x_a, y_b], dim=1), torch.log(scale).flatten(1).sum(1)
+
+    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z_a, z_b = z.chunk(2, dim=1)
+        shift, scale = self._shift_scale(z_a, y)
+        x_b = z_b - shift if scale is None else z_b / scale - shift
+        return torch.cat([z_a, x_b], dim=1)
+
+
+class FlowStep(nn.Module):
+    """One step of flow: ActNorm -> invertible 1x1 convolution -> affine coupling."""
+
+    def __init__(self, channels: int, hidden: int, additive: bool = False, num_classes: int = 0):
+        super().__init__()
+        self.actnorm = ActNorm(channels)
+        self.invconv = InvConv2dLU(channels)
+        self.coupling = AffineCoupling(channels, hidden, additive, num_classes)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        x, ld1 = self.actnorm(x)
+        x, ld2 = self.invconv(x)
+        x, ld3 = self.coupling(x, y)
+        return x, ld1 + ld2 + ld3
+
+    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.coupling.inverse(z, y)
+        z = self.invconv.inverse(z)
+        return self.actnorm.inverse(z)
+
+
+def squeeze(x: torch.Tensor) -> torch.Tensor:
+    """Trade space for channels: (B, C, H, W) -> (B, 4C, H/2, W/2); volume preserving."""
+    return rearrange(x, "b c (h s1) (w s2) -> b (c s1 s2) h w", s1=2, s2=2)
+
+
+def unsqueeze(x: torch.Tensor) -> torch.Tensor:
+    return rearrange(x, "b (c s1 s2) h w -> b c (h s1) (w s2)", s1=2, s2=2)
