@@ -34,9 +34,9 @@ def flat_z(model: Glow, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([z.flatten(1) for z in model.flow(x)[0]], dim=1)
 
 
-@pytest.mark.parametrize("coupling", ["affine", "additive"])
-def test_whole_flow_inverts_and_logdet_matches_autograd(coupling):
-    model = glow(coupling=coupling)
+@pytest.mark.parametrize(("coupling", "logit_alpha"), [("affine", None), ("additive", None), ("affine", 1e-6)])
+def test_whole_flow_inverts_and_logdet_matches_autograd(coupling, logit_alpha):
+    model = glow(coupling=coupling, logit_alpha=logit_alpha)
     perturb(model)
     x = torch.rand(3, 1, 4, 4) - 0.5
     zs, logdet, _ = model.flow(x)
@@ -75,6 +75,20 @@ def test_bits_per_dim_of_the_identity_flow_is_the_analytic_value():
     expected = (0.5 * x_pre.pow(2) + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1) + 16 * math.log(32)
     assert torch.allclose(nll, expected, atol=1e-4)
     assert torch.allclose(model.bits_per_dim(nll), expected / (16 * math.log(2)))
+
+
+def test_bits_per_dim_with_logit_preprocessing_counts_its_jacobian():
+    """K=0, L=1 with the logit: z = squeeze(logit(a + (1 - 2a)(x + u + 0.5))), so -log p(x) adds
+    -log |dz/dx| = -sum(log(1 - 2a) - log p - log(1 - p)) to the Gaussian term."""
+    a = 0.01
+    model = glow(size=4, K=0, L=1, logit_alpha=a)
+    x = torch.randint(0, 256, (2, 1, 4, 4)).float() / 255
+    nll = model.nll(x, generator=torch.Generator().manual_seed(0))
+    p = a + (1 - 2 * a) * (model.preprocess(x, noise=True, generator=torch.Generator().manual_seed(0)) + 0.5)
+    v = torch.log(p / (1 - p))
+    log_jac = (math.log(1 - 2 * a) - torch.log(p) - torch.log(1 - p)).flatten(1).sum(1)
+    gauss = (0.5 * v.pow(2) + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+    assert torch.allclose(nll, gauss - log_jac + 16 * math.log(256), atol=1e-3)
 
 
 def test_n_bits_reduces_the_data_to_2_to_the_n_bins():

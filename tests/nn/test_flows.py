@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoo.nn.flows import ActNorm, AffineCoupling, FlowStep, InvConv2dLU, squeeze, unsqueeze
+from zoo.nn.flows import ActNorm, AffineCoupling, FlowStep, InvConv2dLU, LogitTransform, squeeze, unsqueeze
 
 SHAPE = (1, 4, 2, 2)  # 16 dimensions: a Jacobian autograd computes in milliseconds
 
@@ -40,6 +40,19 @@ def test_layer_inverts_and_its_logdet_matches_autograd(name):
     for i in range(3):
         expected = autograd_logdet(lambda v: layer(v)[0], x[i : i + 1])
         assert logdet[i].item() == pytest.approx(expected.item(), abs=1e-3)
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 0.05])
+def test_logit_preprocessing_inverts_and_its_logdet_matches_autograd(alpha):
+    layer = LogitTransform(alpha)
+    x = torch.rand(3, *SHAPE[1:]) - 0.5  # the flow's input range [-0.5, 0.5)
+    x[0, 0, 0, 0] = -0.5  # a saturated pixel stays finite
+    y, logdet = layer(x)
+    assert torch.isfinite(y).all()
+    assert torch.allclose(layer.inverse(y), x, atol=1e-5)
+    for i in range(3):
+        expected = autograd_logdet(lambda v: layer(v)[0], x[i : i + 1])
+        assert logdet[i].item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-3)
 
 
 def test_invertibility_and_logdet_survive_optimizer_steps():

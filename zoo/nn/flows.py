@@ -6,10 +6,32 @@ is log |det dy/dx| per example (B,). Tensors are (B, C, H, W) throughout.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+
+
+class LogitTransform(nn.Module):
+    """x in (-0.5, 0.5) -> logit(alpha + (1 - 2 alpha)(x + 0.5)) (RealNVP section 4.1).
+
+    Spreads the saturated pixels at 0 and 255 (most of MNIST) over an interval the flow can model
+    without extreme contraction. log |dy/dx| = log(1 - 2 alpha) - log p - log(1 - p), p the
+    squashed value, so likelihoods stay exact for the original data."""
+
+    def __init__(self, alpha: float):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.alpha + (1 - 2 * self.alpha) * (x + 0.5)
+        logdet = math.log(1 - 2 * self.alpha) - torch.log(p) - torch.log1p(-p)
+        return torch.log(p) - torch.log1p(-p), logdet.flatten(1).sum(1)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return (torch.sigmoid(y) - self.alpha) / (1 - 2 * self.alpha) - 0.5
 
 
 class ActNorm(nn.Module):
