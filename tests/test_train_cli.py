@@ -20,8 +20,9 @@ TINY = {
     "dcgan": ["model.width=4", "model.latent_dim=8"],
     "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
     "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
+    "alpha_gan": ["model.width=4", "model.latent_dim=8", "model.code_hidden=16"],
 }
-ENCODES = {"vae", "glow"}
+ENCODES = {"vae", "glow", "alpha_gan"}
 LIKELIHOOD = {"vae", "glow"}
 
 
@@ -51,7 +52,7 @@ def only_run(tmp_path: Path, name: str) -> Path:
     return runs[0]
 
 
-@pytest.mark.parametrize("model", ["dcgan", "vae", "glow"])
+@pytest.mark.parametrize("model", ["dcgan", "vae", "glow", "alpha_gan"])
 def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -43,6 +43,31 @@ class Stepper:
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         self.scaler.step(optimizer)
 
+    def step_jointly(self, losses: dict[str, tuple[torch.Tensor, torch.optim.Optimizer]]) -> None:
+        """Several optimizers, each minimising its own loss, from one shared forward graph.
+
+        Each loss's gradient reaches only its own optimizer's parameters, and every gradient is
+        taken before any parameter changes (alpha-GAN: the encoder's and the generator's losses
+        share the reconstruction term but must not leak into each other's updates)."""
+        for term, (loss, _) in losses.items():
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(term, float(loss.detach()))
+        pending = []
+        for i, (loss, optimizer) in enumerate(losses.values()):
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+            grads = torch.autograd.grad(
+                self.scaler.scale(loss), params, retain_graph=i < len(losses) - 1, allow_unused=True
+            )
+            pending.append((optimizer, params, grads))
+        for optimizer, params, grads in pending:
+            optimizer.zero_grad(set_to_none=True)
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
+            if self.grad_clip:
+                self.scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(params, self.grad_clip)
+            self.scaler.step(optimizer)
+
     def end_iteration(self) -> None:
         """Called once per batch, after every optimizer has stepped (GradScaler's rule)."""
         self.scaler.update()
@@ -75,15 +100,15 @@ class GenerativeModel(nn.Module):
         """``n`` images (n, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} cannot encode")
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} cannot decode")
 
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """decode(encode(x)); ``y``: labels, for class-conditional models."""
-        return self.decode(self.encode(x))
+        return self.decode(self.encode(x, y), y)
 
     def nll(
         self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None, **kwargs
@@ -103,6 +128,10 @@ class GenerativeModel(nn.Module):
     def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
         """Backpropagate ``loss`` and step the optimizer of that name (through the trainer's stepper)."""
         self.stepper.step(loss, self.optimizers[optimizer], term=f"{optimizer} loss")
+
+    def optimize_jointly(self, losses: dict[str, torch.Tensor]) -> None:
+        """Step several optimizers (by name) on their own losses from one forward pass."""
+        self.stepper.step_jointly({f"{name} loss": (loss, self.optimizers[name]) for name, loss in losses.items()})
 
     @property
     def device(self) -> torch.device:

@@ -160,12 +160,12 @@ class VAE(GenerativeModel):
 
     # -- encoding, decoding, sampling ----------------------------------------------------------
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The posterior mean (B, latent_dim)."""
         return self.encoder(x)[0]
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's mean image in [0, 1]."""
         return self.likelihood.mean(self.decoder(z))
 

@@ -1,0 +1,129 @@
+"""``python -m zoo.morph``: a GIF and a strip that morph one test image into another, for every
+model that can encode; the first and last frames are the reconstructions of the two ends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import ROOT, doodles, run_train
+from tests.test_train_cli import fast, only_run
+from zoo.errors import ZooError
+from zoo.morph import interpolate, main, morph_frames, slerp
+from zoo.trained import load_trained
+
+
+def test_interpolation_keeps_the_endpoints_exactly():
+    za, zb = torch.randn(1, 6), torch.randn(1, 6)
+    for mode in ("slerp", "linear"):
+        path = interpolate(za, zb, 7, mode)
+        assert path.shape == (7, 6)
+        assert torch.equal(path[0], za[0]) and torch.equal(path[-1], zb[0])
+    levels = interpolate([za, torch.randn(1, 2, 3)], [zb, torch.randn(1, 2, 3)], 4, "slerp")
+    assert [z.shape for z in levels] == [(4, 6), (4, 2, 3)]
+
+
+def test_slerp_stays_on_the_sphere_where_lerp_cuts_through_it():
+    za, zb = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    t = torch.linspace(0, 1, 5)
+    assert torch.allclose(slerp(za, zb, t).norm(dim=1), torch.ones(5), atol=1e-6)
+    assert interpolate(za, zb, 5, "linear")[2].norm() == pytest.approx(2**-0.5)
+
+
+def test_bad_interpolation_requests_are_refused():
+    with pytest.raises(ZooError, match="slerp or linear"):
+        interpolate(torch.zeros(1, 2), torch.ones(1, 2), 4, "cubic")
+    with pytest.raises(ZooError, match="at least 2"):
+        interpolate(torch.zeros(1, 2), torch.ones(1, 2), 1, "linear")
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory) -> dict[str, Path]:
+    """A few-step run of each model on two tiny Quick, Draw! categories."""
+    base = tmp_path_factory.mktemp("morph")
+    folder = base / "data" / "quickdraw"
+    folder.mkdir(parents=True)
+    np.save(folder / "cat.npy", doodles(300, 0))
+    np.save(folder / "smiley_face.npy", doodles(200, 1))
+    runs = {}
+    for model in ("alpha_gan", "vae", "glow", "dcgan"):
+        result = run_train(*fast(base / "data", model), cwd=base)
+        assert result.returncode == 0, result.stderr
+        runs[model] = only_run(base, f"{model}-quickdraw")
+    return runs
+
+
+def gif_frames(path: Path) -> tuple[list[np.ndarray], int]:
+    """Grey frames of a GIF and its total duration in ms."""
+    frames, total = [], 0
+    with Image.open(path) as gif:
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            frames.append(np.asarray(gif.convert("L")))
+            total += gif.info["duration"]
+    return frames, total
+
+
+@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow"])
+def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstructions(model, trained_runs, tmp_path):
+    run = trained_runs[model]
+    assert main([f"run={run}", "a=0", "b=3", "frames=6", "scale=2", "fps=10", f"out={tmp_path}"]) == 0
+    gif = tmp_path / "test0_to_test3_slerp_6.gif"
+    assert gif.is_file() and (tmp_path / "test0_to_test3_slerp_6.png").is_file()
+
+    trained = load_trained(run)
+    x, _ = trained.data.test.batch(torch.tensor([0, 3]))
+    expected = (morph_frames(trained.model, x[:1], x[1:], 6, "slerp") * 255).round().byte()[:, 0].numpy()
+    recon = (trained.model.reconstruct(x) * 255).round().byte()[:, 0].numpy()  # (2, H, W)
+    assert np.array_equal(expected[0], recon[0]) and np.array_equal(expected[-1], recon[1])
+
+    # GIF encoders store a run of identical frames once with the durations added: the animation
+    # still lasts frames / fps, and every distinct frame is there, enlarged 2x.
+    upscale = lambda a: a.repeat(2, axis=0).repeat(2, axis=1)  # noqa: E731
+    distinct = [f for i, f in enumerate(expected) if i == 0 or not np.array_equal(f, expected[i - 1])]
+    frames, duration = gif_frames(gif)
+    assert duration == 6 * 100
+    assert len(frames) == len(distinct)
+    assert all(np.array_equal(got, upscale(want)) for got, want in zip(frames, distinct, strict=True))
+    if model == "glow":  # an exact encoder: two different doodles give six different frames
+        assert len(frames) == 6
+
+
+def test_an_image_file_can_be_one_end(trained_runs, tmp_path):
+    picture = tmp_path / "mine.png"
+    Image.fromarray(doodles(1, 5).reshape(28, 28)).save(picture)
+    assert (
+        main(
+            [
+                f"run={trained_runs['vae']}",
+                f"a={picture}",
+                "b=1",
+                "frames=4",
+                "mode=linear",
+                "fps=10",
+                f"out={tmp_path}",
+            ]
+        )
+        == 0
+    )
+    assert gif_frames(tmp_path / "mine_to_test1_linear_4.gif")[1] == 4 * 100
+
+
+def test_models_without_an_encoder_and_bad_arguments_get_one_clear_message(trained_runs, tmp_path):
+    def morph(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "zoo.morph", *args], cwd=ROOT, capture_output=True, text=True)
+
+    result = morph(f"run={trained_runs['dcgan']}", "a=0", "b=1")
+    assert result.returncode == 2 and "DCGAN has no encoder" in result.stderr and "Traceback" not in result.stderr
+    result = morph(f"run={trained_runs['vae']}", "a=0", "b=99999")
+    assert result.returncode == 2 and "out of range" in result.stderr
+    result = morph(f"run={tmp_path}", "a=0", "b=1")
+    assert result.returncode == 2 and "not a genzoo run folder" in result.stderr
+    result = morph(f"run={trained_runs['vae']}", "frame=3")
+    assert result.returncode == 2 and "unknown argument 'frame=3'" in result.stderr
