@@ -143,7 +143,7 @@ class AlphaGAN(GenerativeModel):
         latent_dim: int = 64,
         width: int = 16,
         code_hidden: int = 750,
-        recon_weight: float = 10.0,
+        recon_weight: float = 30.0,
         ae_steps: int = 2,
         adversarial: str = "ratio",
         lr: float = 2e-4,
