@@ -171,7 +171,7 @@ class Trainer:
                 noise = torch.Generator(device=self.device).manual_seed(self._fixed_noise_seed)
                 samples = self.model.sample(self.cfg.n_samples, generator=noise)
                 written["samples"] = save_grid(samples, self.run_dir / "samples" / f"step_{self.step}.png")
-                x, y = (t.to(self.device) for t in self.data.test.first(32))
+                x, y = (t.to(self.device) for t in self.data.test.spread(32))
                 if self.model.can_encode:
                     recon = self.model.reconstruct(x, y)
                     written["reconstructions"] = save_grid(

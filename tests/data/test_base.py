@@ -64,3 +64,12 @@ def test_batches_are_floats_in_unit_range():
 def test_a_batch_larger_than_the_data_is_a_clear_error():
     with pytest.raises(ZooError, match=r"fewer than trainer.batch_size"):
         BatchStream(ImageDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8)), batch_size=8, seed=0)
+
+
+def test_spread_shows_every_class_of_a_class_ordered_split():
+    labels = torch.arange(10).repeat_interleave(30)  # stored class by class, as the test splits are
+    data = ImageDataset(torch.zeros(300, 1, 4, 4, dtype=torch.uint8), labels)
+    _, y = data.spread(20)
+    assert len(y) == 20 and set(y.tolist()) == set(range(10))
+    assert set(data.first(20)[1].tolist()) == {0}
+    assert len(data.spread(500)[1]) == 300

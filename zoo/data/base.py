@@ -57,6 +57,12 @@ class ImageDataset:
     def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.batch(torch.arange(min(n, len(self))))
 
+    def spread(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` images evenly spaced over the set: test splits are stored class by class, so this
+        shows every class in a reconstruction grid where ``first`` would show one."""
+        n = min(n, len(self))
+        return self.batch(torch.div(torch.arange(n) * len(self), n, rounding_mode="floor"))
+
 
 @dataclass
 class DataBundle:
