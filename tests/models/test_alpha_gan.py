@@ -157,3 +157,18 @@ def test_bad_options_are_refused_with_the_fix():
         alpha_gan(adversarial="wasserstein")
     with pytest.raises(ZooError, match="ae_steps"):
         alpha_gan(ae_steps=0)
+
+
+def test_generator_starts_at_the_data_mean_once_and_not_again_after_a_resume():
+    model = alpha_gan()
+    x = torch.zeros(6, 1, 16, 16)
+    x[:, :, 4:12, 7] = 1.0  # a stroke: 1/32 of the pixels are ink
+    model.train_step(x, torch.zeros(6, dtype=torch.long))
+    bias = model.generator.out[2].bias.detach().clone()
+    mean_in_tanh_space = (x * 2 - 1).mean()
+    assert torch.allclose(bias, torch.atanh(mean_in_tanh_space), atol=2e-3)  # one Adam step moves it by ~lr
+
+    resumed = alpha_gan()
+    resumed.load_state_dict(model.state_dict())
+    resumed.train_step(torch.ones(6, 1, 16, 16), torch.zeros(6, dtype=torch.long))  # all ink: would give +inf
+    assert torch.allclose(resumed.generator.out[2].bias, bias, atol=2e-3)

@@ -85,6 +85,18 @@ class Generator(nn.Module):
         self.out = nn.Sequential(
             nn.BatchNorm2d(ws[-1]), nn.ReLU(), nn.Conv2d(ws[-1], channels, 3, padding=1), nn.Tanh()
         )
+        self.register_buffer("bias_initialised", torch.tensor(False))
+
+    @torch.no_grad()
+    def init_output_bias(self, real: torch.Tensor) -> None:
+        """Start the output at the data's mean pixel (per channel, in tanh space).
+
+        Doodles are mostly background: from a zero bias the L1 term first drives every pixel to
+        the background and sits on that plateau for about a thousand steps. Done once, on the
+        first batch; the flag is a buffer, so a resumed run does not redo it."""
+        mean = real.mean(dim=(0, 2, 3)).clamp(-0.99, 0.99)  # (C,)
+        self.out[2].bias.copy_(torch.atanh(mean))
+        self.bias_initialised.fill_(True)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = rearrange(self.project(z), "b (c h w) -> b c h w", c=self.start, h=4, w=4)
@@ -145,7 +157,7 @@ class AlphaGAN(GenerativeModel):
         code_hidden: int = 750,
         recon_weight: float = 30.0,
         ae_steps: int = 2,
-        adversarial: str = "ratio",
+        adversarial: str = "nonsaturating",
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
     ):
@@ -196,6 +208,8 @@ class AlphaGAN(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         real = x * 2 - 1  # [0, 1] -> [-1, 1], the generator's tanh range
+        if not self.generator.bias_initialised:
+            self.generator.init_output_bias(real)
         for _ in range(self.ae_steps):  # E and G first, ae_steps times (they lag the discriminators)
             out = self.autoencoder_losses(real)
             self.optimize_jointly({"encoder": out["encoder"], "generator": out["generator"]})
