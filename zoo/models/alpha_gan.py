@@ -98,6 +98,11 @@ class Generator(nn.Module):
         self.out[2].bias.copy_(torch.atanh(mean))
         self.bias_initialised.fill_(True)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before the flag existed come from trained generators
+        state_dict.setdefault(prefix + "bias_initialised", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = rearrange(self.project(z), "b (c h w) -> b c h w", c=self.start, h=4, w=4)
         return self.out(self.blocks(h))  # (B, C, S, S) in [-1, 1]
