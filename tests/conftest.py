@@ -38,14 +38,24 @@ def doodles(n: int, seed: int) -> np.ndarray:
     return images.reshape(n, 784)
 
 
-@pytest.fixture
-def quickdraw_root(tmp_path: Path) -> Path:
+def write_quickdraw(root: Path) -> Path:
     """A data root with two small Quick, Draw! categories in the official file format."""
-    folder = tmp_path / "data" / "quickdraw"
+    folder = root / "data" / "quickdraw"
     folder.mkdir(parents=True)
     np.save(folder / "cat.npy", doodles(300, 0))
     np.save(folder / "full_numpy_bitmap_smiley face.npy", doodles(200, 1))
-    return tmp_path / "data"
+    return root / "data"
+
+
+@pytest.fixture
+def quickdraw_root(tmp_path: Path) -> Path:
+    return write_quickdraw(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def quickdraw_root_module(tmp_path_factory) -> Path:
+    """The same, shared by the tests of one module (for fixtures that train once)."""
+    return write_quickdraw(tmp_path_factory.mktemp("quickdraw"))
 
 
 def tiny_bundle(

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
+from PIL import Image, ImageDraw
+from torchvision.utils import make_grid, save_image
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
@@ -27,3 +28,28 @@ def pairs(originals: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tenso
     for start in range(0, len(originals), 8):
         rows += [originals[start : start + 8], reconstructions[start : start + 8]]
     return torch.cat(rows)
+
+
+def labelled_columns(columns: dict[str, torch.Tensor], path: Path, scale: int = 2) -> Path:
+    """Side by side: one column of images (N, C, H, W) in [0, 1] per name, the name above it."""
+    path = Path(path)
+    tiles = [
+        make_grid(images.float().cpu().clamp(0, 1), nrow=1, padding=2, pad_value=0.5) for images in columns.values()
+    ]
+    height = max(t.shape[1] for t in tiles)
+    header, gap = 14, 6
+    width = sum(t.shape[2] * scale + gap for t in tiles)
+    canvas = Image.new("RGB", (width, height * scale + header), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for name, tile in zip(columns, tiles, strict=True):
+        array = (tile * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
+        image = Image.fromarray(array).resize((tile.shape[2] * scale, tile.shape[1] * scale), Image.NEAREST)
+        canvas.paste(image, (x, header))
+        draw.text((x + 2, 1), name[: max(4, image.width // 6)], fill="black")
+        x += image.width + gap
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    canvas.save(tmp)
+    os.replace(tmp, path)
+    return path

@@ -105,6 +105,12 @@ class Tracker:
             {"trainer/step": step, **{k: wandb.Image(str(v) if isinstance(v, Path) else v) for k, v in images.items()}}
         )
 
+    def log_table(self, name: str, columns: list[str], rows: list[list[str]]) -> None:
+        if self.run is not None:
+            import wandb
+
+            self.run.log({name: wandb.Table(columns=columns, data=rows)})
+
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.summary.update(values)

@@ -1,0 +1,105 @@
+"""``python compare.py`` end to end on two tiny trained runs: every file written, "n/a" with a
+reason for missing capabilities and missing runs, the same numbers from the same seed, W&B offline."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_train
+from tests.test_train_cli import fast
+
+
+def run_compare(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    env.pop("WANDB_API_KEY", None)
+    command = [sys.executable, str(ROOT / "compare.py"), f"runs_dir={cwd / 'runs'}", "progress=false", *overrides]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, request) -> tuple[Path, Path]:
+    """A tiny DCGAN (no encoder, no likelihood) and a tiny VAE (both), trained on two categories."""
+    workdir = tmp_path_factory.mktemp("compare")
+    root = request.getfixturevalue("quickdraw_root_module")
+    for model in ("dcgan", "vae"):
+        result = run_train(*fast(root, model, steps=4), cwd=workdir)
+        assert result.returncode == 0, result.stderr
+    return workdir, root
+
+
+def compare_args(root: Path, out: Path) -> list[str]:
+    return [
+        "data=quickdraw",
+        f"data.root={root}",
+        "data.categories=[cat,smiley_face]",
+        "data.progress=false",
+        "n_samples=64",
+        "batch_size=32",
+        "metrics.feature_net_steps=20",
+        "metrics.critic_steps=5",
+        "metrics.kid_subsets=5",
+        "metrics.swd_patches_per_image=4",
+        "metrics.iw_samples=2",
+        "logger.mode=offline",
+        f"out={out}",
+    ]
+
+
+def test_compare_writes_every_file_with_honest_na_cells(trained):
+    workdir, root = trained
+    out = workdir / "cmp1"
+    result = run_compare(*compare_args(root, out), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    for name in ["report.md", "metrics.csv", "metrics.json", "samples.png", "recons.png", "morphs.png"]:
+        assert (out / name).is_file(), name
+    assert list((out / "wandb").glob("offline-run-*")), "no offline W&B run"
+
+    rows = {r["model"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
+    real = rows["real data (test vs train)"]
+    assert real["fid_zoo"] >= 0 and real["recon_mse"] == "n/a: reference row"
+    dcgan, vae = rows["dcgan"], rows["vae"]
+    assert dcgan["recon_mse"] == "n/a: no encoder" and dcgan["bits_per_dim"] == "n/a: no likelihood"
+    assert isinstance(vae["recon_mse"], float) and isinstance(vae["bits_per_dim"], float)
+    assert vae["likelihood"] == "upper bound (IWAE)"
+    for row in (dcgan, vae):
+        for key in ("fid_zoo", "kid_zoo_x1e3", "swd_x1e3", "neg_wasserstein", "precision", "recall", "class_kl"):
+            assert isinstance(row[key], float), key
+        assert row["fid_inception"].startswith("n/a: Inception weights not found at")
+        assert row["parameters"] > 0 and row["images_seen"] == 64
+    for missing in ("glow", "alpha_gan"):  # registered but never trained here
+        assert rows[missing]["run"].startswith("n/a: no finished run under")
+
+    with open(out / "metrics.csv") as f:
+        assert [r["model"] for r in csv.DictReader(f)][:3] == ["real data (test vs train)", "dcgan", "vae"]
+    report = (out / "report.md").read_text()
+    assert "| dcgan |" in report and "no encoder" in report
+    assert "| model |" in result.stdout  # the table is printed
+
+
+def test_same_seed_gives_the_same_numbers(trained):
+    workdir, root = trained
+    first, second = workdir / "same1", workdir / "same2"
+    for out in (first, second):
+        result = run_compare(*compare_args(root, out), "logger.mode=disabled", cwd=workdir)
+        assert result.returncode == 0, result.stderr
+
+    def numbers(out):
+        return [
+            {k: v for k, v in r.items() if k != "sample_images_per_s"}
+            for r in json.loads((out / "metrics.json").read_text())["rows"]
+        ]
+
+    assert numbers(first) == numbers(second)
+
+
+def test_nothing_to_compare_is_one_clear_error(tmp_path, quickdraw_root):
+    result = run_compare("data=quickdraw", f"data.root={quickdraw_root}", "logger.mode=disabled", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no finished runs to compare on quickdraw" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,528 @@
+"""``python compare.py data=<name>``: every trained model on the same held-out data, side by side.
+
+For each registered model, the newest finished run on that data under ``runs/`` (or the folders in
+``runs=[...]``) is loaded with its EMA weights; each draws ``n_samples`` images with a fixed seed
+and is scored with the same metrics against the same real images:
+
+- sample quality and coverage: FID and KID in every available feature space, sliced Wasserstein
+  distance, the critic's negative Wasserstein distance, precision/recall, class coverage;
+- models that encode: reconstruction MSE, PSNR, SSIM of the test images;
+- models with a likelihood: test bits/dim (a bound where the model says so);
+- cost: parameters, training time and images seen, sampling speed, peak memory (CUDA).
+
+The first row is the real-data reference: the held-out test images scored against the training
+images, the floor every other row should be read against. Capabilities are asked of the model
+(``can_encode``, ``has_likelihood``); a missing one is "n/a" with the reason, never a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from zoo.data import build_data
+from zoo.data.base import DataBundle
+from zoo.errors import ZooError
+from zoo.evaluation import EvalConfig, evaluate
+from zoo.images import labelled_columns, save_grid
+from zoo.metrics.coverage import class_coverage, precision_recall
+from zoo.metrics.critic import image_critic, negative_wasserstein
+from zoo.metrics.features import FeatureSpace, embed, inception_space, zoo_space
+from zoo.metrics.frechet import frechet_distance, kernel_distance
+from zoo.metrics.reconstruction import ReconstructionScores
+from zoo.metrics.sliced_wasserstein import swd
+from zoo.models.base import GenerativeModel
+from zoo.morph import morph_frames
+from zoo.registry import MODELS
+from zoo.runs import _DATA_LOCATION_KEYS, read_status
+from zoo.trained import load_trained
+
+log = logging.getLogger("zoo")
+
+REAL = "real data (test vs train)"
+
+
+@dataclass
+class MetricOptions:
+    feature_spaces: list[str] = field(default_factory=lambda: ["zoo", "inception"])
+    inception_weights: str | None = None
+    cache_dir: str = "runs/compare/cache"
+    feature_net_steps: int = 2000
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    swd_patches_per_image: int = 32
+    critic_steps: int = 500
+    critic_batch_size: int = 64
+    pr_k: int = 3
+    iw_samples: int = 100
+    morph_frames: int = 8
+
+
+@dataclass
+class CompareOptions:
+    runs_dir: str = "runs"
+    runs: list[str] | None = None
+    n_samples: int = 10000
+    seed: int = 0
+    batch_size: int = 500
+    device: str = "auto"
+    out: str | None = None
+    progress: bool | None = None
+    metrics: MetricOptions = field(default_factory=MetricOptions)
+
+
+def na(reason: str) -> str:
+    return f"n/a: {reason}"
+
+
+# -- finding the runs ------------------------------------------------------------------------------
+def latest_finished(runs_dir: Path, model: str, data: str) -> Path | None:
+    parent = runs_dir / f"{model}-{data}"
+    if not parent.is_dir():
+        return None
+    for run_dir in sorted((p for p in parent.iterdir() if p.is_dir()), reverse=True):
+        status = read_status(run_dir)
+        if status and status.get("status") == "finished" and (run_dir / "checkpoints" / "last.pt").is_file():
+            return run_dir
+    return None
+
+
+def pick_runs(options: CompareOptions, data_name: str) -> dict[str, Path | str]:
+    """Model name -> run folder, or the reason there is none."""
+    if options.runs:
+        picked: dict[str, Path | str] = {}
+        for entry in options.runs:
+            run_dir = Path(entry)
+            if not (run_dir / "config.yaml").is_file():
+                raise ZooError(f"runs=[...]: {run_dir} is not a genzoo run folder (no config.yaml)")
+            name = OmegaConf.load(run_dir / "config.yaml").model.name
+            if name in picked:
+                raise ZooError(f"runs=[...] names two {name} runs ({picked[name]} and {run_dir}); pass one per model")
+            picked[name] = run_dir
+        return picked
+    runs_dir = Path(options.runs_dir)
+    found: dict[str, Path | str] = {}
+    for name in MODELS.names():
+        run = latest_finished(runs_dir, name, data_name)
+        found[name] = run or na(
+            f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})"
+        )
+    return found
+
+
+def same_data(run_config: dict[str, Any], data_options: dict[str, Any]) -> str | None:
+    """The data options where a run differs from the comparison's, or None."""
+    theirs = {k: v for k, v in run_config["data"].items() if k not in _DATA_LOCATION_KEYS}
+    ours = {k: v for k, v in data_options.items() if k not in _DATA_LOCATION_KEYS}
+    diff = [
+        f"{k}={theirs.get(k)!r} (here {ours.get(k)!r})"
+        for k in sorted(set(theirs) | set(ours))
+        if theirs.get(k) != ours.get(k)
+    ]
+    return "; ".join(diff) or None
+
+
+# -- scoring one set of images -----------------------------------------------------------------------
+@dataclass
+class Reference:
+    """Everything about the real images that every row is scored against, computed once."""
+
+    train_images: torch.Tensor  # (n, C, H, W) in [0, 1]: the reference for FID/KID/SWD/PR
+    test_images: torch.Tensor  # held-out images: reconstructions, the critic, the real row
+    test_labels: torch.Tensor
+    spaces: list[FeatureSpace]
+    train_features: dict[str, torch.Tensor]
+    unavailable: dict[str, str]  # feature space -> reason
+
+
+def sample_quality(
+    images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, num_classes: int
+) -> dict[str, float | str]:
+    row: dict[str, float | str] = {}
+    for space in ref.spaces:
+        features = embed(space.extract, images)
+        reference = ref.train_features[space.name]
+        row[f"fid_{space.name}"] = frechet_distance(reference, features)
+        kid_mean, _ = kernel_distance(reference, features, opts.kid_subsets, opts.kid_subset_size, seed)
+        row[f"kid_{space.name}_x1e3"] = 1e3 * kid_mean
+        if space.name == "zoo":
+            row |= precision_recall(reference[: len(features)], features, opts.pr_k)
+            if space.classify is not None:
+                predicted = embed(space.classify, images).argmax(1)
+                row |= class_coverage(predicted, ref.test_labels, num_classes)
+            else:
+                row["classes_covered"] = row["class_kl"] = na("the data has no labels")
+    for name, reason in ref.unavailable.items():
+        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = na(reason)
+    sliced = swd(ref.train_images[: len(images)], images, opts.swd_patches_per_image, seed=seed)
+    row["swd_x1e3"] = sliced.pop("swd")
+    row |= {f"{k}_x1e3": v for k, v in sliced.items()}
+    half = len(ref.test_images) // 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        critic = image_critic(images.shape[1], images.shape[-1])
+    fake_half = len(images) // 2
+    row["neg_wasserstein"] = negative_wasserstein(
+        critic,
+        ref.test_images[:half],
+        images[:fake_half],
+        ref.test_images[half:],
+        images[fake_half:],
+        steps=opts.critic_steps,
+        batch_size=opts.critic_batch_size,
+        seed=seed,
+    )
+    return row
+
+
+@torch.no_grad()
+def draw_samples(
+    model: GenerativeModel, n: int, batch_size: int, seed: int, device: torch.device
+) -> tuple[torch.Tensor, float]:
+    """``n`` samples (on the CPU) with a fixed seed, and the images per second it took."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    start = time.perf_counter()
+    chunks = [model.sample(min(batch_size, n - i), generator=generator).float().cpu() for i in range(0, n, batch_size)]
+    return torch.cat(chunks), n / (time.perf_counter() - start)
+
+
+def model_row(
+    name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
+) -> tuple[dict[str, float | str], dict[str, torch.Tensor]]:
+    """One model's metrics, and the images for the side-by-side grids."""
+    trained = load_trained(run_dir, device=device)
+    model, opts = trained.model, options.metrics
+    row: dict[str, float | str] = {
+        "model": name,
+        "run": str(run_dir),
+        "step": trained.step,
+        "ema": int(trained.uses_ema),
+    }
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    samples, speed = draw_samples(model, options.n_samples, options.batch_size, options.seed, device)
+    row["sample_images_per_s"] = speed
+    row["peak_memory_mb"] = (
+        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else na("measured on CUDA only")
+    )
+    row |= sample_quality(samples, ref, opts, options.seed, data.info.num_classes)
+
+    images = {"samples": samples[:8]}
+    if model.can_encode:
+        scores = ReconstructionScores()
+        for i in range(0, len(ref.test_images), options.batch_size):
+            x = ref.test_images[i : i + options.batch_size].to(device)
+            y = ref.test_labels[i : i + options.batch_size].to(device)
+            scores.update(x, model.reconstruct(x, y))
+        row |= {f"recon_{k}": v for k, v in scores.result().items()}
+        x, y = data.test.spread(8)
+        images["recons"] = model.reconstruct(x.to(device), y.to(device)).cpu()
+        a, b = _morph_ends(data)
+        xa, ya = (t.to(device) for t in data.test.batch(torch.tensor([a])))
+        xb, yb = (t.to(device) for t in data.test.batch(torch.tensor([b])))
+        conditional = getattr(model, "conditional", False)
+        images["morph"] = morph_frames(
+            model, xa, xb, opts.morph_frames, "slerp", ya if conditional else None, yb if conditional else None
+        ).cpu()
+    else:
+        row["recon_mse"] = row["recon_psnr"] = row["recon_ssim"] = na("no encoder")
+    if model.has_likelihood:
+        cfg = EvalConfig(n_test=None, batch_size=options.batch_size, iw_samples=opts.iw_samples, seed=options.seed)
+        results = evaluate(model, data.test, cfg, device)
+        row["bits_per_dim"] = results["test/bits_per_dim"]
+        row["likelihood"] = "upper bound (IWAE)" if model.likelihood_is_bound else "exact"
+    else:
+        row["bits_per_dim"] = row["likelihood"] = na("no likelihood")
+    row["parameters"] = sum(p.numel() for p in model.parameters())
+    record = _read_json(run_dir / "eval.json")
+    row["train_minutes"] = record.get("train/minutes", na("no eval.json in the run"))
+    row["images_seen"] = record.get("train/images_seen", na("no eval.json in the run"))
+    return row, images
+
+
+def _morph_ends(data: DataBundle) -> tuple[int, int]:
+    """Two test images of different classes where there are labels (the first and the last class)."""
+    labels = data.test.labels
+    if data.info.num_classes > 1 and len(labels.unique()) > 1:
+        return int((labels == labels.min()).nonzero()[0]), int((labels == labels.max()).nonzero()[0])
+    return 0, len(labels) // 2
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# -- the real images -------------------------------------------------------------------------------
+def build_reference(data: DataBundle, options: CompareOptions) -> Reference:
+    opts, progress = options.metrics, bool(options.progress)
+    generator = torch.Generator().manual_seed(options.seed)
+    n_train = min(options.n_samples, len(data.train))
+    train_images, _ = data.train.batch(torch.randperm(len(data.train), generator=generator)[:n_train])
+    n_test = min(options.n_samples, len(data.test))
+    test_images, test_labels = data.test.batch(torch.randperm(len(data.test), generator=generator)[:n_test])
+
+    spaces, unavailable = [], {}
+    for name in opts.feature_spaces:
+        if name == "zoo":
+            spaces.append(
+                zoo_space(
+                    data.train,
+                    data.test,
+                    data.info,
+                    Path(opts.cache_dir),
+                    opts.feature_net_steps,
+                    seed=options.seed,
+                    progress=progress,
+                )
+            )
+        elif name == "inception":
+            space = inception_space(opts.inception_weights)
+            if isinstance(space, str):
+                unavailable["inception"] = space.removeprefix("n/a: ")
+            else:
+                spaces.append(space)
+        else:
+            raise ZooError(f"metrics.feature_spaces: unknown space '{name}'; choose from zoo, inception")
+    features = {space.name: embed(space.extract, train_images) for space in spaces}
+    return Reference(train_images, test_images, test_labels, spaces, features, unavailable)
+
+
+def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[str, float | str]:
+    row: dict[str, float | str] = {"model": REAL, "run": "", "step": "", "ema": ""}
+    row |= sample_quality(ref.test_images, ref, options.metrics, options.seed, num_classes)
+    for key in ("recon_mse", "recon_psnr", "recon_ssim", "bits_per_dim", "likelihood"):
+        row[key] = na("reference row")
+    for key in ("sample_images_per_s", "peak_memory_mb", "parameters", "train_minutes", "images_seen"):
+        row[key] = ""
+    return row
+
+
+# -- the report --------------------------------------------------------------------------------------
+TABLE = [  # (column, key, format)
+    ("model", "model", "{}"),
+    ("recon MSE", "recon_mse", "{:.4f}"),
+    ("PSNR dB", "recon_psnr", "{:.1f}"),
+    ("SSIM", "recon_ssim", "{:.3f}"),
+    ("FID zoo", "fid_zoo", "{:.2f}"),
+    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
+    ("FID Inception", "fid_inception", "{:.2f}"),
+    ("SWD x1e3", "swd_x1e3", "{:.1f}"),
+    ("-W critic", "neg_wasserstein", "{:.3f}"),
+    ("bits/dim", "bits_per_dim", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("classes", "classes_covered", "{:.2f}"),
+    ("class KL", "class_kl", "{:.3f}"),
+    ("params", "parameters", "{:,}"),
+    ("train min", "train_minutes", "{:.1f}"),
+    ("images seen", "images_seen", "{:,.0f}"),
+    ("samples/s", "sample_images_per_s", "{:.0f}"),
+    ("peak MB", "peak_memory_mb", "{:.0f}"),
+]
+
+
+def cell(value: Any, fmt: str) -> str:
+    if isinstance(value, str):
+        return "n/a" if value.startswith("n/a") else value
+    if isinstance(value, float) and math.isinf(value):
+        return "inf (exact)"
+    return fmt.format(value)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(c for c, _, _ in TABLE) + " |", "|" + "---|" * len(TABLE)]
+    lines += ["| " + " | ".join(cell(r.get(k, ""), f) for _, k, f in TABLE) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def reasons(rows: list[dict[str, Any]]) -> list[str]:
+    """Every distinct "n/a" with its reason, per model."""
+    notes = []
+    for r in rows:
+        seen = sorted({v.removeprefix("n/a: ") for v in r.values() if isinstance(v, str) and v.startswith("n/a")})
+        notes += [f"- {r['model']}: n/a because {reason}" for reason in seen]
+    return notes
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
+
+
+def write_report(
+    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
+) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
+    meta = {
+        "data": data.info.name,
+        "n_samples": options.n_samples,
+        "n_reference_train_images": len(ref.train_images),
+        "n_test_images": len(ref.test_images),
+        "seed": options.seed,
+        "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: na(v) for k, v in ref.unavailable.items()},
+    }
+    (out / "metrics.json").write_text(
+        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n"
+    )
+    spaces = "\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items())
+    (out / "report.md").write_text(
+        f"# genzoo comparison on {data.info.name}\n\n"
+        f"{options.n_samples} samples per model (seed {options.seed}); FID, KID, SWD and precision/recall "
+        f"against {len(ref.train_images)} training images; reconstructions, likelihoods and the critic on "
+        f"{len(ref.test_images)} held-out test images. The first row scores held-out real images the same way: "
+        "the floor to read every other row against.\n\n"
+        f"{markdown_table(rows)}\n\n"
+        "Feature spaces:\n" + spaces + "\n\n"
+        "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
+        "Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels "
+        "(per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a "
+        "fresh WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds "
+        "among the samples; class KL: KL(generated || data) of the class histograms, in nats.\n\n"
+        "Images: `samples.png` (one column per model, first column real test images), `recons.png` "
+        "(the same test images, first column the originals), `morphs.png` (one row per model that encodes).\n"
+    )
+
+
+def write_grids(out: Path, images: dict[str, dict[str, torch.Tensor]], data: DataBundle) -> dict[str, Path]:
+    written = {}
+    real, _ = data.test.spread(8)
+    samples = {"real": real} | {name: imgs["samples"] for name, imgs in images.items()}
+    written["samples"] = labelled_columns(samples, out / "samples.png")
+    recons = {name: imgs["recons"] for name, imgs in images.items() if "recons" in imgs}
+    if recons:
+        written["recons"] = labelled_columns({"original": real} | recons, out / "recons.png")
+    morphs = [imgs["morph"] for imgs in images.values() if "morph" in imgs]
+    if morphs:
+        written["morphs"] = save_grid(torch.cat(morphs), out / "morphs.png", nrow=len(morphs[0]))
+    return written
+
+
+# -- the command -------------------------------------------------------------------------------------
+def compare(options: CompareOptions, data_options: dict[str, Any], tracker_factory) -> Path:
+    data_options = dict(data_options)
+    source, data_name = data_options.pop("source"), data_options["name"]
+    device = torch.device(
+        "cuda" if options.device == "auto" and torch.cuda.is_available() else options.device.replace("auto", "cpu")
+    )
+    picked = pick_runs(options, data_name)
+    usable: dict[str, Path] = {}
+    rows: list[dict[str, Any]] = []
+    for name, run in picked.items():
+        if isinstance(run, str):
+            rows.append({"model": name, "run": run})
+            continue
+        config = OmegaConf.to_container(OmegaConf.load(run / "config.yaml"), resolve=True)
+        diff = same_data(config, {"source": source, **data_options})  # type: ignore[arg-type]
+        if diff:
+            rows.append({"model": name, "run": na(f"{run} was trained on other data: {diff}")})
+        else:
+            usable[name] = run
+    if not usable:
+        raise ZooError(
+            f"no finished runs to compare on {data_name} under {options.runs_dir}/. "
+            f"Train some first, e.g. python train.py model=dcgan data={data_name}"
+            + "".join(
+                f"\n  {r['model']}: {r['run']}"
+                for r in rows
+                if str(r["run"]).startswith("n/a: ") and "other data" in r["run"]
+            )
+        )
+    data = build_data(source, **data_options)
+
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    out = Path(options.out) if options.out else Path(options.runs_dir) / "compare" / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    log.info("comparing %s on %s -> %s", ", ".join(usable), data.info.name, out)
+    ref = build_reference(data, options)
+    scored = [real_row(ref, options, data.info.num_classes)]
+    images: dict[str, dict[str, torch.Tensor]] = {}
+    for name, run in usable.items():
+        log.info("scoring %s (%s)", name, run)
+        started = time.perf_counter()
+        try:
+            row, imgs = model_row(name, run, data, ref, options, device)
+        except ZooError as e:  # one unloadable run does not sink the comparison
+            rows.append({"model": name, "run": na(f"cannot load: {e}")})
+            continue
+        log.info("%s scored in %.0f s", name, time.perf_counter() - started)
+        scored.append(row)
+        images[name] = imgs
+    rows = scored + rows
+    write_report(out, rows, ref, options, data)
+    grids = write_grids(out, images, data)
+    print(markdown_table(rows))
+    for line in reasons(rows):
+        print(line)
+    print(f"report: {out / 'report.md'}")
+
+    tracker = tracker_factory(out, data.info.name, stamp)
+    try:
+        keys = [k for _, k, _ in TABLE]
+        tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
+        tracker.log_images(grids, step=0)
+    finally:
+        tracker.finish()
+    return out
+
+
+def options_from_config(config: dict[str, Any]) -> CompareOptions:
+    known = set(CompareOptions.__dataclass_fields__) - {"metrics"}
+    metric_keys = set(MetricOptions.__dataclass_fields__)
+    unknown = set(config.get("metrics") or {}) - metric_keys
+    if unknown:
+        raise ZooError(f"unknown metrics option(s) {sorted(unknown)}; the options are {sorted(metric_keys)}")
+    runs = config.get("runs")
+    if isinstance(runs, str):
+        runs = [runs]
+    return CompareOptions(
+        **{k: config[k] for k in known if k in config and k != "runs"},
+        runs=runs,
+        metrics=MetricOptions(**(config.get("metrics") or {})),
+    )
+
+
+def main(cfg) -> None:
+    import sys
+
+    from zoo.app import setup_logging
+    from zoo.tracking import Tracker
+
+    setup_logging()
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    try:
+        options = options_from_config(config)
+        if options.progress is None:
+            options.progress = sys.stderr.isatty()
+
+        def tracker(out: Path, data_name: str, stamp: str) -> Tracker:
+            return Tracker(
+                mode=config["logger"]["mode"],
+                project=config["logger"]["project"],
+                run_dir=out,
+                name=f"compare-{data_name}-{stamp}",
+                group=data_name,
+                tags=["compare", data_name],
+                config=config,
+            )
+
+        compare(options, config["data"], tracker)
+    except ZooError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

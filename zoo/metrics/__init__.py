@@ -1,0 +1,1 @@
+"""Metrics for ``compare.py``, one small module each, every one naming its source."""

@@ -1,0 +1,175 @@
+"""Feature spaces for FID, KID and precision/recall, labelled honestly in every report.
+
+- ``inception``: the standard FID features, the 2048-d pool features of torch-fidelity's
+  Inception-v3 (through torchmetrics). Its weights cannot be fetched offline: give
+  ``metrics.inception_weights=<path>`` or put the file in torch's hub cache; when they are absent
+  the space is reported as unavailable, with the places looked in.
+- ``zoo``: a small network genzoo trains itself on the training split and caches: a classifier
+  when the data has labels (Quick, Draw! categories, MNIST digits), a rotation predictor
+  (Gidaris et al. 2018) when it has none (image folders). FID on classifier features is the usual
+  practice for MNIST-like data where Inception's ImageNet features fit poorly; the figures are
+  comparable between models in the same report, not with published Inception FIDs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from zoo.checkpoint import save_checkpoint
+from zoo.data.base import DataInfo, ImageDataset
+from zoo.errors import ZooError
+
+log = logging.getLogger(__name__)
+
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's file name
+
+
+@dataclass
+class FeatureSpace:
+    name: str  # "zoo" | "inception"
+    label: str  # what the features are, for the report
+    extract: Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) in [0, 1] -> (B, D)
+    classify: Callable[[torch.Tensor], torch.Tensor] | None = None  # -> class logits, labelled data only
+    accuracy: float | None = None  # held-out accuracy of the zoo network on its own task
+
+
+@torch.no_grad()
+def embed(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    return torch.cat([fn(images[i : i + batch_size].float()).float() for i in range(0, len(images), batch_size)])
+
+
+# -- genzoo's own feature network -----------------------------------------------------------------
+class FeatureNet(nn.Module):
+    """Three conv stages (32 -> 64 -> 128 channels, each halving the resolution), global average
+    pooling to 128 features, and a linear head for the training task."""
+
+    def __init__(self, channels: int, outputs: int, width: int = 32):
+        super().__init__()
+
+        def stage(a: int, b: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(a, b, 3, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.Conv2d(b, b, 3, stride=2, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+            ]
+
+        self.body = nn.Sequential(*stage(channels, width), *stage(width, 2 * width), *stage(2 * width, 4 * width))
+        self.head = nn.Linear(4 * width, outputs)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x * 2 - 1).mean(dim=(2, 3))  # (B, 4 * width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _rotations(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image in a random one of four rotations (multiples of 90 degrees), and which one."""
+    k = torch.randint(4, (len(x),))
+    rotated = torch.stack([torch.rot90(img, int(r), dims=(1, 2)) for img, r in zip(x, k, strict=True)])
+    return rotated, k
+
+
+def _task(info: DataInfo) -> str:
+    return "classes" if info.num_classes > 1 else "rotation"
+
+
+def train_feature_net(
+    train: ImageDataset, test: ImageDataset, info: DataInfo, steps: int, batch_size: int, seed: int, progress: bool
+) -> tuple[FeatureNet, float]:
+    """Train the network on ``train`` for ``steps`` Adam steps; its accuracy on ``test``."""
+    task = _task(info)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = FeatureNet(info.channels, info.num_classes if task == "classes" else 4)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
+        for _ in tqdm(range(steps), desc=f"training the zoo feature network ({task})", disable=not progress):
+            x, y = train.batch(torch.randint(len(train), (batch_size,)))
+            if task == "rotation":
+                x, y = _rotations(x)
+            loss = F.cross_entropy(net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        net.eval()
+        x, y = test.batch(torch.arange(min(len(test), 5000)))
+        if task == "rotation":
+            x, y = _rotations(x)
+        accuracy = float((embed(net, x).argmax(1) == y).float().mean())
+    return net, accuracy
+
+
+def zoo_space(
+    train: ImageDataset,
+    test: ImageDataset,
+    info: DataInfo,
+    cache_dir: Path,
+    steps: int = 2000,
+    batch_size: int = 128,
+    seed: int = 0,
+    progress: bool = False,
+) -> FeatureSpace:
+    """genzoo's feature network for this data set, trained once and cached under ``cache_dir``."""
+    task = _task(info)
+    key = f"{info.name}-{info.image_size}px-{len(train)}train-{task}-seed{seed}-steps{steps}"
+    path = Path(cache_dir) / f"featurenet-{key}.pt"
+    outputs = info.num_classes if task == "classes" else 4
+    net = FeatureNet(info.channels, outputs)
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["weights"])
+        net.eval()
+        accuracy = float(state["accuracy"])
+        log.info("zoo feature network from the cache: %s", path)
+    else:
+        net, accuracy = train_feature_net(train, test, info, steps, batch_size, seed, progress)
+        save_checkpoint({"weights": net.state_dict(), "accuracy": accuracy, "key": key}, path)
+        log.info("zoo feature network trained (held-out %s accuracy %.3f), cached at %s", task, accuracy, path)
+    what = "classifier of the data's labels" if task == "classes" else "rotation-prediction network (no labels)"
+    label = (
+        f"genzoo {what}, {info.name} {info.image_size}px, 128-d features, "
+        f"held-out accuracy {accuracy:.3f}; not comparable with Inception FIDs"
+    )
+    return FeatureSpace("zoo", label, net.features, net if task == "classes" else None, accuracy)
+
+
+# -- Inception-v3 (the standard FID features) -------------------------------------------------
+def inception_candidates(path: str | None) -> list[Path]:
+    """Where the Inception weights are looked for: the given path, then torch's hub cache."""
+    candidates = [Path(path).expanduser()] if path else []
+    return [*candidates, Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE]
+
+
+def inception_space(path: str | None) -> FeatureSpace | str:
+    """The Inception-v3 feature space, or the reason it is unavailable."""
+    found = next((p for p in inception_candidates(path) if p.is_file()), None)
+    if found is None:
+        return "n/a: Inception weights not found at " + ", ".join(str(p) for p in inception_candidates(path))
+    try:
+        torch.load(found, map_location="cpu", weights_only=True)  # refuse a file that carries code
+    except Exception as e:  # any failure means the file is not plain weights
+        raise ZooError(f"cannot use {found} as Inception weights: {str(e).splitlines()[0]}") from None
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    net = NoTrainInceptionV3(
+        name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(found)
+    )
+
+    def extract(x: torch.Tensor) -> torch.Tensor:
+        x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+        return net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+
+    return FeatureSpace("inception", f"Inception-v3 pool3 (torch-fidelity weights {found})", extract)
