@@ -97,6 +97,9 @@ def test_same_seed_gives_the_same_numbers(trained):
         ]
 
     assert numbers(first) == numbers(second)
+    cache = workdir / "runs" / "compare" / "cache"
+    assert len(list(cache.glob("featurenet-*.pt"))) == 1  # trained once, then read back
+    assert len(list(cache.glob("reference-zoo-*.pt"))) == 1
 
 
 def test_nothing_to_compare_is_one_clear_error(tmp_path, quickdraw_root):

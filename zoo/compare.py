@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from zoo.checkpoint import save_checkpoint
 from zoo.data import build_data
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
@@ -295,7 +296,14 @@ def build_reference(data: DataBundle, options: CompareOptions) -> Reference:
                 spaces.append(space)
         else:
             raise ZooError(f"metrics.feature_spaces: unknown space '{name}'; choose from zoo, inception")
-    features = {space.name: embed(space.extract, train_images) for space in spaces}
+    features = {}
+    for space in spaces:  # the reference features, computed once per data set, sample and network
+        path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-n{n_train}-seed{options.seed}.pt"
+        if path.is_file():
+            features[space.name] = torch.load(path, map_location="cpu", weights_only=True)["features"]
+        else:
+            features[space.name] = embed(space.extract, train_images)
+            save_checkpoint({"features": features[space.name]}, path)
     return Reference(train_images, test_images, test_labels, spaces, features, unavailable)
 
 
@@ -348,11 +356,19 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def reasons(rows: list[dict[str, Any]]) -> list[str]:
-    """Every distinct "n/a" with its reason, per model."""
-    notes = []
-    for r in rows:
-        seen = sorted({v.removeprefix("n/a: ") for v in r.values() if isinstance(v, str) and v.startswith("n/a")})
-        notes += [f"- {r['model']}: n/a because {reason}" for reason in seen]
+    """Every distinct "n/a" with its reason: once for a reason every row shares, else per model."""
+    per_row = [
+        (
+            r["model"],
+            sorted({v.removeprefix("n/a: ") for v in r.values() if isinstance(v, str) and v.startswith("n/a")}),
+        )
+        for r in rows
+    ]
+    shared = set.intersection(*(set(found) for _, found in per_row)) if per_row else set()
+    notes = [f"- every row: n/a because {reason}" for reason in sorted(shared)]
+    notes += [
+        f"- {model}: n/a because {reason}" for model, found in per_row for reason in found if reason not in shared
+    ]
     return notes
 
 
@@ -387,8 +403,15 @@ def write_report(
         f"{options.n_samples} samples per model (seed {options.seed}); FID, KID, SWD and precision/recall "
         f"against {len(ref.train_images)} training images; reconstructions, likelihoods and the critic on "
         f"{len(ref.test_images)} held-out test images. The first row scores held-out real images the same way: "
-        "the floor to read every other row against.\n\n"
-        f"{markdown_table(rows)}\n\n"
+        "the floor to read every other row against."
+        + (
+            f" The test split holds only {len(ref.test_images)} images, so the real row is scored with that many "
+            "where models use all their samples; FID reads slightly high on fewer images (KID is unbiased), so "
+            "the floor is a little pessimistic."
+            if len(ref.test_images) < options.n_samples
+            else ""
+        )
+        + f"\n\n{markdown_table(rows)}\n\n"
         "Feature spaces:\n" + spaces + "\n\n"
         "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
         "Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels "

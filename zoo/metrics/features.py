@@ -39,6 +39,7 @@ class FeatureSpace:
     extract: Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) in [0, 1] -> (B, D)
     classify: Callable[[torch.Tensor], torch.Tensor] | None = None  # -> class logits, labelled data only
     accuracy: float | None = None  # held-out accuracy of the zoo network on its own task
+    key: str = ""  # names the exact network, for caching features computed with it
 
 
 @torch.no_grad()
@@ -143,7 +144,7 @@ def zoo_space(
         f"genzoo {what}, {info.name} {info.image_size}px, 128-d features, "
         f"held-out accuracy {accuracy:.3f}; not comparable with Inception FIDs"
     )
-    return FeatureSpace("zoo", label, net.features, net if task == "classes" else None, accuracy)
+    return FeatureSpace("zoo", label, net.features, net if task == "classes" else None, accuracy, key)
 
 
 # -- Inception-v3 (the standard FID features) -------------------------------------------------
@@ -172,4 +173,4 @@ def inception_space(path: str | None) -> FeatureSpace | str:
         x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
         return net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
 
-    return FeatureSpace("inception", f"Inception-v3 pool3 (torch-fidelity weights {found})", extract)
+    return FeatureSpace("inception", f"Inception-v3 pool3 (torch-fidelity weights {found})", extract, key=found.stem)
