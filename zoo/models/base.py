@@ -87,6 +87,11 @@ class GenerativeModel(nn.Module):
         self.stepper = Stepper()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
+    @property
+    def likelihood_data(self) -> str:
+        """What the likelihood is a density of; bits/dim compare only between models that agree here."""
+        return "8-bit pixels"
+
     # -- what each model implements ------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Named optimizers (e.g. {"generator": ..., "discriminator": ...})."""

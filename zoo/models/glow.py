@@ -242,6 +242,10 @@ class Glow(GenerativeModel):
     ) -> torch.Tensor:
         return self.nll_terms(self.preprocess(x, noise=True, generator=generator), y)
 
+    @property
+    def likelihood_data(self) -> str:
+        return f"{self.n_bits}-bit pixels (dequantised)"
+
     @torch.no_grad()
     def sample(
         self,

@@ -133,6 +133,14 @@ class VAE(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
+    @property
+    def likelihood_data(self) -> str:
+        return (
+            "binarised pixels (Bernoulli)"
+            if self.likelihood_name == "bernoulli"
+            else "8-bit pixels (discretised logistic)"
+        )
+
     def prepare(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The data the likelihood is defined on: binarised draws for Bernoulli, 8-bit values otherwise."""
         if self.likelihood_name == "bernoulli":
