@@ -207,6 +207,8 @@ def model_row(
         "run": str(run_dir),
         "step": trained.step,
         "ema": int(trained.uses_ema),
+        # sample() as the model draws it by default; a flow's temperature changes every sample metric
+        "sample_temperature": getattr(model, "temperature", None) or 1.0,
     }
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
