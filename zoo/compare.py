@@ -39,6 +39,7 @@ from zoo.metrics.coverage import class_coverage, precision_recall
 from zoo.metrics.critic import image_critic, negative_wasserstein
 from zoo.metrics.features import FeatureSpace, embed, inception_space, zoo_space
 from zoo.metrics.frechet import frechet_distance, kernel_distance
+from zoo.metrics.inversion import invert
 from zoo.metrics.reconstruction import ReconstructionScores
 from zoo.metrics.sliced_wasserstein import swd
 from zoo.models.base import GenerativeModel
@@ -78,6 +79,9 @@ class CompareOptions:
     device: str = "auto"
     out: str | None = None
     progress: bool | None = None
+    invert_gan: bool = False  # reconstructions for decoders without an encoder, by optimising z
+    invert_images: int = 500
+    invert_steps: int = 200
     metrics: MetricOptions = field(default_factory=MetricOptions)
 
 
@@ -227,6 +231,7 @@ def model_row(
             y = ref.test_labels[i : i + options.batch_size].to(device)
             scores.update(x, model.reconstruct(x, y))
         row |= {f"recon_{k}": v for k, v in scores.result().items()}
+        row["recon_method"] = "encode/decode"
         x, y = data.test.spread(8)
         images["recons"] = model.reconstruct(x.to(device), y.to(device)).cpu()
         a, b = _morph_ends(data)
@@ -236,8 +241,19 @@ def model_row(
         images["morph"] = morph_frames(
             model, xa, xb, opts.morph_frames, "slerp", ya if conditional else None, yb if conditional else None
         ).cpu()
+    elif options.invert_gan and model.can_decode:
+        n = min(options.invert_images, len(ref.test_images))
+        scores = ReconstructionScores()
+        for i in range(0, n, options.batch_size):
+            x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
+            scores.update(x, invert(model, x, options.invert_steps, seed=options.seed + i))
+        row |= {f"recon_{k}": v for k, v in scores.result().items()}
+        row["recon_method"] = f"inversion (z optimised per image, {options.invert_steps} Adam steps, {n} test images)"
+        x, _ = data.test.spread(8)
+        images["recons"] = invert(model, x.to(device), options.invert_steps, seed=options.seed).cpu()
     else:
-        row["recon_mse"] = row["recon_psnr"] = row["recon_ssim"] = na("no encoder")
+        reason = "no encoder" + (" (invert_gan=true searches its latent space)" if model.can_decode else "")
+        row["recon_mse"] = row["recon_psnr"] = row["recon_ssim"] = row["recon_method"] = na(reason)
     if model.has_likelihood:
         cfg = EvalConfig(n_test=None, batch_size=options.batch_size, iw_samples=opts.iw_samples, seed=options.seed)
         results = evaluate(model, data.test, cfg, device)
@@ -416,6 +432,8 @@ def write_report(
         + f"\n\n{markdown_table(rows)}\n\n"
         "Feature spaces:\n" + spaces + "\n\n"
         "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
+        "Reconstructions by inversion (`invert_gan=true`, see `recon_method`) search the latent space per "
+        "image and are not comparable with an encoder's single pass.\n\n"
         "Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels "
         "(per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a "
         "fresh WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds "

@@ -79,6 +79,9 @@ class GenerativeModel(nn.Module):
     can_encode: ClassVar[bool] = False
     has_likelihood: ClassVar[bool] = False
     likelihood_is_bound: ClassVar[bool] = False
+    # decode(z) and prior(n) exist even without an encoder (a GAN's generator): compare.py can then
+    # invert the model by optimising z per image (``invert_gan=true``)
+    can_decode: ClassVar[bool] = False
     ema_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks the trainer may average (generators)
 
     def __init__(self, info: DataInfo):

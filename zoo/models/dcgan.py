@@ -89,6 +89,7 @@ class Discriminator(nn.Module):
 
 @MODELS.register("dcgan")
 class DCGAN(GenerativeModel):
+    can_decode = True  # no encoder, but codes can be searched for (GAN inversion in compare.py)
     ema_modules = ("generator",)
 
     def __init__(
@@ -134,7 +135,13 @@ class DCGAN(GenerativeModel):
             "d_fake": torch.sigmoid(d_fake).mean().item(),
         }
 
+    def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1]; differentiable in z (GAN inversion needs the gradient)."""
+        return self.generator(z) * 0.5 + 0.5
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = torch.randn(n, self.latent_dim, device=self.device, generator=generator)
-        return (self.generator(z) * 0.5 + 0.5).clamp_(0, 1)
+        return self.decode(self.prior(n, generator)).clamp_(0, 1)
