@@ -58,11 +58,11 @@ class MetricOptions:
     feature_spaces: list[str] = field(default_factory=lambda: ["zoo", "inception"])
     inception_weights: str | None = None
     cache_dir: str = "runs/compare/cache"
-    feature_net_steps: int = 2000
+    feature_net_steps: int = 800
     kid_subsets: int = 100
     kid_subset_size: int = 1000
-    swd_patches_per_image: int = 32
-    critic_steps: int = 500
+    swd_patches_per_image: int = 16
+    critic_steps: int = 300
     critic_batch_size: int = 64
     pr_k: int = 3
     iw_samples: int = 100

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 
-def image_critic(channels: int, image_size: int, width: int = 32) -> nn.Module:
+def image_critic(channels: int, image_size: int, width: int = 16) -> nn.Module:
     """A small DCGAN-style critic without normalisation layers (the gradient penalty is per example)."""
     layers: list[nn.Module] = []
     c, size = channels, image_size

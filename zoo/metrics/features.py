@@ -118,7 +118,7 @@ def zoo_space(
     test: ImageDataset,
     info: DataInfo,
     cache_dir: Path,
-    steps: int = 2000,
+    steps: int = 800,
     batch_size: int = 128,
     seed: int = 0,
     progress: bool = False,
