@@ -142,3 +142,18 @@ def test_bad_options_are_refused_with_the_fix():
         glow(size=4, conditional=True)
     with pytest.raises(ZooError, match="affine or additive"):
         glow(coupling="spline")
+
+
+def test_default_levels_are_the_papers_three_where_the_image_size_allows():
+    levels = lambda size: len(Glow(DataInfo("x", 1, size, 0), K=1, hidden_channels=4).levels)  # noqa: E731
+    assert levels(32) == 3  # 32 -> 16 -> 8 -> 4
+    assert levels(48) == 3
+    assert levels(28) == 2  # 28 -> 14 -> 7: a third squeeze does not fit
+
+
+def test_conditional_run_writes_one_row_per_class():
+    model = glow(size=8, conditional=True, num_classes=3)
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
+    grid = model.extra_grids(x, y, torch.Generator().manual_seed(0))["samples_by_class"]
+    assert grid.shape == (3 * 8, 1, 8, 8)  # saved with 8 per row: rows are classes 0, 1, 2
+    assert "samples_by_class" not in glow(size=8).extra_grids(x, y, torch.Generator().manual_seed(0))

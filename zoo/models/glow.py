@@ -122,7 +122,7 @@ class Glow(GenerativeModel):
         self,
         info: DataInfo,
         K: int = 16,
-        L: int = 2,
+        L: int | None = None,
         hidden_channels: int = 128,
         coupling: str = "affine",
         n_bits: int = 8,
@@ -136,6 +136,8 @@ class Glow(GenerativeModel):
         super().__init__(info)
         if coupling not in ("affine", "additive"):
             raise ZooError(f"model.coupling must be affine or additive, got '{coupling}'")
+        if L is None:  # the paper's three levels where the size allows, else as many as divide it
+            L = next(n for n in (3, 2, 1) if info.image_size % 2**n == 0 or n == 1)
         if info.image_size % 2**L:
             raise ZooError(
                 f"image_size {info.image_size} cannot be squeezed L={L} times (needs divisibility by {2**L}); lower model.L"
@@ -268,6 +270,10 @@ class Glow(GenerativeModel):
         for t in self.sample_temperatures:
             g = torch.Generator(device=generator.device).manual_seed(generator.initial_seed())
             grids[f"samples_t{t:g}"] = self.sample(32, generator=g, temperature=t)
+        if self.conditional:  # one row of 8 per class, same noise in every row
+            labels = torch.arange(self.info.num_classes, device=x.device).repeat_interleave(8)
+            g = torch.Generator(device=generator.device).manual_seed(generator.initial_seed())
+            grids["samples_by_class"] = self.sample(len(labels), generator=g, labels=labels)
         other = next((i for i in range(1, len(y)) if y[i] != y[0]), 1)
         za, zb = self.encode(x[:1], y[:1]), self.encode(x[other : other + 1], y[other : other + 1])
         weights = torch.linspace(0, 1, 8, device=x.device).view(8, 1, 1, 1)
