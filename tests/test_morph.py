@@ -52,7 +52,7 @@ def trained_runs(tmp_path_factory) -> dict[str, Path]:
     np.save(folder / "cat.npy", doodles(300, 0))
     np.save(folder / "smiley_face.npy", doodles(200, 1))
     runs = {}
-    for model in ("alpha_gan", "vae", "glow", "dcgan"):
+    for model in ("alpha_gan", "vae", "glow", "dcgan", "alae"):
         result = run_train(*fast(base / "data", model), cwd=base)
         assert result.returncode == 0, result.stderr
         runs[model] = only_run(base, f"{model}-quickdraw")
@@ -70,7 +70,7 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], int]:
     return frames, total
 
 
-@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow"])
+@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow", "alae"])
 def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstructions(model, trained_runs, tmp_path):
     run = trained_runs[model]
     assert main([f"run={run}", "a=0", "b=3", "frames=6", "scale=2", "fps=10", f"out={tmp_path}"]) == 0
@@ -93,6 +93,20 @@ def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstru
     assert all(np.array_equal(got, upscale(want)) for got, want in zip(frames, distinct, strict=True))
     if model == "glow":  # an exact encoder: two different doodles give six different frames
         assert len(frames) == 6
+
+
+def test_an_explicitly_chosen_checkpoint_loads_as_well_as_the_last(trained_runs, tmp_path):
+    """ALAE keeps the last state of each finished level; morphing from the 4x4 one draws 4x4 images."""
+    run = trained_runs["alae"]
+    chosen = run / "checkpoints" / "res4.pt"
+    assert main([f"run={run}", f"checkpoint={chosen}", "a=0", "b=3", "frames=4", f"out={tmp_path}"]) == 0
+    assert (tmp_path / "test0_to_test3_slerp_4.gif").is_file()
+    early, last = load_trained(run, chosen), load_trained(run)
+    assert (early.step, last.step) == (2, 4)
+    assert early.model.phase.resolution == 8 and early.model.phase.blend == 0.0  # 8x8 not yet faded in
+    x, _ = early.data.test.first(2)
+    image = early.model.reconstruct(x)  # (2, 1, 32, 32), made of 8x8-pixel blocks of the 4x4 image
+    assert torch.equal(image, image[:, :, ::8, ::8].repeat_interleave(8, 2).repeat_interleave(8, 3))
 
 
 def test_an_image_file_can_be_one_end(trained_runs, tmp_path):

@@ -21,8 +21,18 @@ TINY = {
     "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
     "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
     "alpha_gan": ["model.width=4", "model.latent_dim=8", "model.code_hidden=16"],
+    "alae": [  # 2 steps per level: 4 steps reach 16x16
+        "model.latent_dim=8",
+        "model.w_dim=8",
+        "model.mapping_layers=2",
+        "model.channel_base=64",
+        "model.max_channels=8",
+        "model.images_per_level=16",
+        "model.fade_images=8",
+        "model.batch_sizes=8",
+    ],
 }
-ENCODES = {"vae", "glow", "alpha_gan"}
+ENCODES = {"vae", "glow", "alpha_gan", "alae"}
 LIKELIHOOD = {"vae", "glow"}
 
 
@@ -52,7 +62,7 @@ def only_run(tmp_path: Path, name: str) -> Path:
     return runs[0]
 
 
-@pytest.mark.parametrize("model", ["dcgan", "vae", "glow", "alpha_gan"])
+@pytest.mark.parametrize("model", ["dcgan", "vae", "glow", "alpha_gan", "alae"])
 def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -71,6 +81,15 @@ def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     if model == "glow":  # the family's own grids: temperatures and a latent interpolation strip
         for grid in ["samples_t0.5", "samples_t1", "interpolation"]:
             assert (run / grid / "step_4.png").is_file(), grid
+    if model == "alae":  # style mixing, truncation, and the last checkpoint of each finished level
+        for path in [
+            "style_mixing/step_4.png",
+            "samples_psi0.7/step_4.png",
+            "checkpoints/res4.pt",
+            "checkpoints/res8.pt",
+        ]:
+            assert (run / path).is_file(), path
+        assert status["schedule"]["resolution"] == 16
 
 
 def test_rerun_of_a_killed_run_resumes_from_its_last_checkpoint(quickdraw_root, tmp_path):

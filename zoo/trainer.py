@@ -104,6 +104,8 @@ class Trainer:
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         self.saved_step: int | None = None  # step of the checkpoint on disk, if any
         self._fixed_noise_seed = seed + 12345
+        self.stream = BatchStream(data.train, cfg.batch_size, seed)
+        self._phase: str | None = None  # the model's schedule phase at the last step
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self, finished: bool = False) -> dict[str, Any]:
@@ -115,6 +117,8 @@ class Trainer:
             "step": self.step,
             "images_seen": self.images_seen,
             "elapsed_s": self.elapsed_s,
+            "stream_position": self.stream.position,
+            "schedule": self.model.progress(),  # e.g. a progressive model's level and blend
             "finished": finished,
             "model": self.model.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.model.optimizers.items()},
@@ -151,12 +155,29 @@ class Trainer:
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
         self.saved_step = self.step
         self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        self.stream.position = int(
+            state.get("stream_position")
+            or BatchStream.position_after(self.step, self.cfg.batch_size, len(self.data.train))
+        )
         set_rng_state(state["rng"])
 
     def save(self, status: str, finished: bool = False) -> None:
         save_checkpoint(self.state_dict(finished), self.checkpoint_path)
         self.saved_step = self.step
-        write_status(self.run_dir, status=status, step=self.step, checkpoint_step=self.step)
+        write_status(
+            self.run_dir, status=status, step=self.step, checkpoint_step=self.step, schedule=self.model.progress()
+        )
+
+    def _check_phase(self) -> None:
+        """When the model's schedule moves on (e.g. to the next resolution), keep the last state of
+        the phase that ended as ``checkpoints/<phase>.pt`` beside ``last.pt``."""
+        phase = self.model.phase_name()
+        if phase != self._phase:
+            if self._phase is not None:
+                path = self.checkpoint_path.with_name(f"{self._phase}.pt")
+                save_checkpoint(self.state_dict(), path)
+                log.info("phase %s done at step %d: kept %s", self._phase, self.step, path)
+            self._phase = phase
 
     # -- images --------------------------------------------------------------------------------
     def _ema_weights(self):
@@ -203,17 +224,18 @@ class Trainer:
 
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
-        stream = iter(BatchStream(self.data.train, cfg.batch_size, self.seed, start=self.step))
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         sums: dict[str, float] = defaultdict(float)
         count = window_images = 0
         window_start = last_tick = time.perf_counter()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
         write_status(self.run_dir, status="running", step=self.step)
+        self._phase = self.model.phase_name()
         self.model.train()
         try:
             while self.step < cfg.max_steps and not self._out_of_time():
-                x, y = next(stream)
+                self._check_phase()
+                x, y = self.stream.take(self.model.next_batch_size(cfg.batch_size))
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 try:
                     with autocast:
@@ -277,6 +299,7 @@ class Trainer:
 
     def finish(self) -> dict[str, float]:
         """Final checkpoint, grids and held-out evaluation."""
+        self._check_phase()  # a phase that ended with the budget keeps its checkpoint too
         self.save("running")
         grids = self.write_grids()
         with self._ema_weights():

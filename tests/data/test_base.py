@@ -43,11 +43,31 @@ def test_batch_stream_visits_each_image_once_per_epoch_and_drops_the_partial_bat
     assert len(labels) == 9 and len(set(labels.tolist())) == 9
 
 
-def test_batch_stream_started_at_k_yields_exactly_the_batches_after_k():
-    straight = [y for _, y in itertools.islice(iter(_stream()), 8)]
-    resumed = [y for _, y in itertools.islice(iter(_stream(start=5)), 3)]
+def test_batch_stream_started_at_a_saved_position_yields_exactly_the_batches_after_it():
+    stream = iter(s := _stream())
+    straight = [y for _, y in itertools.islice(stream, 5)]
+    saved = s.position
+    straight += [y for _, y in itertools.islice(stream, 3)]
+    resumed = [y for _, y in itertools.islice(iter(_stream(start=saved)), 3)]
     for a, b in zip(straight[5:], resumed, strict=True):
         assert torch.equal(a, b)
+
+
+def test_batch_stream_takes_batches_of_changing_size_without_straddling_epochs():
+    s = _stream()
+    sizes = [4, 4, 4, 2, 5]  # 4 + 4 fit in the first epoch of 10; the third 4 starts epoch 2
+    labels = [s.take(b)[1] for b in sizes]
+    assert [len(y) for y in labels] == sizes
+    assert len(set(torch.cat(labels[:2]).tolist())) == 8
+    assert len(set(torch.cat(labels[2:4]).tolist())) == 6  # epoch 2: 4 + 2, all distinct
+    assert s.position == 20 + 5  # epoch 2 ended exactly at 20; the 5 begin epoch 3
+
+
+def test_position_after_fixed_size_steps_matches_the_stream():
+    s = _stream()
+    for _ in range(7):
+        s.take()
+    assert s.position == BatchStream.position_after(7, 3, 10)
 
 
 def test_batch_stream_order_depends_on_the_seed():
@@ -62,8 +82,8 @@ def test_batches_are_floats_in_unit_range():
 
 
 def test_a_batch_larger_than_the_data_is_a_clear_error():
-    with pytest.raises(ZooError, match=r"fewer than trainer.batch_size"):
-        BatchStream(ImageDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8)), batch_size=8, seed=0)
+    with pytest.raises(ZooError, match=r"fewer than the batch size 8"):
+        BatchStream(ImageDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8)), batch_size=8, seed=0).take()
 
 
 def test_spread_shows_every_class_of_a_class_ordered_split():

@@ -105,35 +105,51 @@ def fit_to_size(images: torch.Tensor, size: int, mode: str) -> torch.Tensor:
 
 
 class BatchStream:
-    """An endless, deterministic stream of training batches.
+    """An endless, deterministic stream of training batches, of a fixed or a changing size.
 
     Epoch ``e`` visits the data in the order ``randperm(N)`` drawn from a generator seeded with
-    ``(seed, e)``; the last partial batch of an epoch is dropped. Batch ``k`` of the stream is thus
-    a pure function of ``(seed, k)``, and ``start`` skips to any batch without touching the data.
+    ``(seed, e)``. A batch never straddles two epochs: images left at the end of an epoch that
+    cannot fill the next batch are skipped. ``position`` counts the images of the stream used or
+    skipped, so a stream started at a saved ``position`` continues with exactly the same batches.
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, start: int = 0):
-        if len(dataset) < batch_size:
-            raise ZooError(
-                f"the training set has {len(dataset)} images, fewer than trainer.batch_size={batch_size}; "
-                "lower trainer.batch_size or add data"
-            )
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
-        self.per_epoch = len(dataset) // batch_size
         self.position = start
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def _check(self, batch_size: int) -> None:
+        if len(self.dataset) < batch_size:
+            raise ZooError(
+                f"the training set has {len(self.dataset)} images, fewer than the batch size {batch_size} "
+                "(trainer.batch_size, or a model's per-level batch sizes); lower it or add data"
+            )
 
     def _order(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.dataset), generator=g)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(len(self.dataset), generator=g)
+        return self._perm
+
+    def take(self, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch, of ``batch_size`` images (default: the stream's)."""
+        b = batch_size or self.batch_size
+        self._check(b)
+        n = len(self.dataset)
+        epoch, offset = divmod(self.position, n)
+        if offset + b > n:  # not enough left in this epoch
+            epoch, offset = epoch + 1, 0
+        index = self._order(epoch)[offset : offset + b]
+        self.position = epoch * n + offset + b
+        return self.dataset.batch(index)
 
     def __iter__(self):
-        epoch, offset = divmod(self.position, self.per_epoch)
-        order = self._order(epoch)
         while True:
-            if offset == self.per_epoch:
-                epoch, offset = epoch + 1, 0
-                order = self._order(epoch)
-            index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
-            offset += 1
-            self.position += 1
-            yield self.dataset.batch(index)
+            yield self.take()
+
+    @staticmethod
+    def position_after(steps: int, batch_size: int, dataset_size: int) -> int:
+        """The position after ``steps`` batches of a fixed size (checkpoints that predate ``position``)."""
+        per_epoch = dataset_size // batch_size
+        epoch, k = divmod(steps, per_epoch)
+        return epoch * dataset_size + k * batch_size

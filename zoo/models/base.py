@@ -13,7 +13,8 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,16 +33,23 @@ class Stepper:
         self.scaler = scaler if scaler is not None else torch.amp.GradScaler("cpu", enabled=False)
         self.grad_clip = grad_clip
 
-    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, term: str) -> None:
+    def step(
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer], term: str
+    ) -> None:
+        """One backward pass of ``loss``, then a step of each optimizer (several networks updated by
+        one loss, e.g. ALAE's encoder and discriminator)."""
         if not torch.isfinite(loss):
             raise NonFiniteLossError(term, float(loss.detach()))
-        optimizer.zero_grad(set_to_none=True)
+        optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        if self.grad_clip:
-            self.scaler.unscale_(optimizer)
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            nn.utils.clip_grad_norm_(params, self.grad_clip)
-        self.scaler.step(optimizer)
+        for opt in optimizers:
+            if self.grad_clip:
+                self.scaler.unscale_(opt)
+                params = [p for group in opt.param_groups for p in group["params"]]
+                nn.utils.clip_grad_norm_(params, self.grad_clip)
+            self.scaler.step(opt)
 
     def step_jointly(self, losses: dict[str, tuple[torch.Tensor, torch.optim.Optimizer]]) -> None:
         """Several optimizers, each minimising its own loss, from one shared forward graph.
@@ -129,13 +137,28 @@ class GenerativeModel(nn.Module):
         trainer saves them as ``<name>/step_<N>.png`` and logs them. ``x``, ``y``: a fixed test batch."""
         return {}
 
+    # -- a training schedule (progressive growing); the defaults mean "none" ---------------------
+    def next_batch_size(self, default: int) -> int:
+        """Batch size of the next step (``default``: the trainer's ``batch_size``)."""
+        return default
+
+    def phase_name(self) -> str | None:
+        """Name of the current phase of a schedule (e.g. "res16"); when it changes, the trainer
+        keeps the last checkpoint of the phase that ended as ``checkpoints/<name>.pt``."""
+        return None
+
+    def progress(self) -> dict[str, Any]:
+        """Where the schedule stands (e.g. level and blend), recorded in checkpoints and status."""
+        return {}
+
     # -- helpers -------------------------------------------------------------------------------
     def setup_optimizers(self) -> None:
         self.optimizers = self.configure_optimizers()
 
-    def optimize(self, loss: torch.Tensor, optimizer: str) -> None:
-        """Backpropagate ``loss`` and step the optimizer of that name (through the trainer's stepper)."""
-        self.stepper.step(loss, self.optimizers[optimizer], term=f"{optimizer} loss")
+    def optimize(self, loss: torch.Tensor, *optimizers: str) -> None:
+        """Backpropagate ``loss`` once and step the optimizer(s) of those names (through the
+        trainer's stepper)."""
+        self.stepper.step(loss, [self.optimizers[name] for name in optimizers], term=f"{'+'.join(optimizers)} loss")
 
     def optimize_jointly(self, losses: dict[str, torch.Tensor]) -> None:
         """Step several optimizers (by name) on their own losses from one forward pass."""
