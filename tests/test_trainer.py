@@ -186,3 +186,16 @@ def test_mixed_precision_choices_need_cuda(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ZooError, match=r"CUDA is not available"):
             make_trainer(tmp_path, device="cuda")
+
+
+def test_channels_last_trains_the_same_weights(tmp_path):
+    """A memory layout, not a different computation: 3 steps agree with the default layout up to
+    float rounding of differently ordered convolution sums."""
+    plain = make_trainer(tmp_path / "a", max_steps=3)
+    plain.fit()
+    nhwc = make_trainer(tmp_path / "b", max_steps=3, channels_last=True)
+    nhwc.fit()
+    conv = nhwc.model.generator.net[0].weight
+    assert conv.ndim == 4 and conv.is_contiguous(memory_format=torch.channels_last)
+    for (name, a), b in zip(plain.model.state_dict().items(), nhwc.model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)

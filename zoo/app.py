@@ -1,7 +1,8 @@
 """``python train.py ...``: turn the Hydra config into typed objects and run the trainer.
 
 Errors the user can fix (``ZooError``) are printed as one line and exit with code 2; Ctrl-C or
-SIGTERM saves a checkpoint and exits with 130.
+SIGTERM saves a checkpoint and exits with 130. Under ``torchrun`` rank 0 picks (or resumes) the run
+folder, logs and writes files; every process trains (``zoo.distributed``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from zoo import distributed
 from zoo.checkpoint import load_checkpoint
 from zoo.data import build_data
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
 from zoo.registry import MODELS
-from zoo.runs import fingerprint, resolve_run, write_status
+from zoo.runs import discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, trainer_config
@@ -35,7 +37,7 @@ def setup_logging() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("[genzoo] %(message)s"))
         root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO if distributed.is_main() else logging.WARNING)
 
 
 def build_model(name: str, info, options: dict[str, Any]):
@@ -67,11 +69,12 @@ def check_same_model(state: dict[str, Any], config: dict[str, Any], path: Path) 
 
 def train(cfg: DictConfig) -> Path:
     """Train one model on one data set; returns the run folder."""
-    setup_logging()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     trainer_options = dict(config["trainer"])
     resume = str(trainer_options.pop("resume", "auto"))
     tcfg = trainer_config(trainer_options)
+    tcfg.device = distributed.setup(tcfg.device)  # joins the process group under torchrun
+    setup_logging()
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     seed_everything(config["seed"])
@@ -84,10 +87,26 @@ def train(cfg: DictConfig) -> Path:
     model = build_model(model_name, data.info, model_options)
 
     fp = fingerprint(config)
-    run_dir, checkpoint = resolve_run(resume, Path(config["runs_dir"]), model_name, data.info.name, fp)
-    state = load_checkpoint(checkpoint) if checkpoint else None
-    if state is not None:
-        check_same_model(state, config, checkpoint)
+    picked = None
+    if distributed.is_main():
+        try:
+            picked = resolve_run(resume, Path(config["runs_dir"]), model_name, data.info.name, fp)
+        except ZooError as e:
+            picked = e
+    picked = distributed.broadcast_object(picked)  # every process continues the run rank 0 picked
+    if isinstance(picked, ZooError):
+        raise picked
+    run_dir, checkpoint = picked
+    try:
+        state = load_checkpoint(checkpoint) if checkpoint else None
+        if state is not None:
+            check_same_model(state, config, checkpoint)
+    except ZooError:
+        if distributed.is_main():
+            discard_if_empty(run_dir, Path(config["runs_dir"]))  # a refused run leaves nothing behind
+        raise
+    if not distributed.is_main():
+        return _train_worker(model, data, tcfg, run_dir, state, config)
 
     file_log = logging.FileHandler(run_dir / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -124,6 +143,16 @@ def train(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def _train_worker(model, data, tcfg, run_dir: Path, state, config: dict[str, Any]) -> Path:
+    """Ranks other than 0: train in step with rank 0, write nothing."""
+    tracker = Tracker(mode="disabled", project="", run_dir=run_dir, name="", group="", tags=[], config={}, run_id=None)
+    trainer = Trainer(model, data, tcfg, run_dir, tracker, config["seed"], EvalConfig(**config["eval"]), config)
+    if state is not None:
+        trainer.load_state_dict(state)
+    trainer.fit()
+    return run_dir
+
+
 def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -133,8 +162,12 @@ def main(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except ZooError as e:
-        print(f"error: {e}", file=sys.stderr)
+        who = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
+        print(f"{who}error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        if distributed.is_main():
+            print("interrupted; rerun the same command to resume", file=sys.stderr)
         raise SystemExit(130) from None
+    finally:
+        distributed.teardown()

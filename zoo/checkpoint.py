@@ -1,7 +1,8 @@
 """Checkpoints written atomically and read with ``weights_only=True``.
 
 A checkpoint is written to ``<name>.tmp`` in the same folder, flushed to disk, then renamed over
-the old file, so a crash (even ``kill -9``) mid-write leaves the previous checkpoint intact. Loading
+the old file, so a crash (even ``kill -9``) or a full disk mid-write leaves the previous checkpoint
+intact (a failed write is one clear ``ZooError``, the partial file removed). Loading
 uses ``torch.load(weights_only=True)``: tensors and plain containers only, never code.
 """
 
@@ -27,6 +28,13 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, read-only or vanished folder
+        tmp.unlink(missing_ok=True)
+        before = "the previous checkpoint there is intact" if path.exists() else "no checkpoint was there before"
+        raise ZooError(
+            f"could not write checkpoint {path}: {e.strerror or e}; {before}. "
+            "Free some space (or fix the folder) and rerun the same command to resume."
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -10,6 +10,8 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid, save_image
 
+from zoo.errors import ZooError
+
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
     """Save images (B, C, H, W) in [0, 1] as one PNG grid, written atomically."""
@@ -17,8 +19,12 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(len(images))))
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    save_image(images.detach().float().cpu().clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5)
-    os.replace(tmp, path)
+    try:
+        save_image(images.detach().float().cpu().clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5)
+        os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, read-only folder
+        tmp.unlink(missing_ok=True)
+        raise ZooError(f"could not write image grid {path}: {e.strerror or e}. Free some space and rerun.") from None
     return path
 
 

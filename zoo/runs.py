@@ -79,6 +79,15 @@ def find_resumable(runs_dir: Path, model: str, data: str, fp: str) -> Path | Non
     return None
 
 
+def discard_if_empty(run_dir: Path, runs_dir: Path) -> None:
+    """Remove a run folder made for a run that was refused before writing anything (and its
+    parents up to ``runs_dir``, when they are empty too)."""
+    folder, stop = Path(run_dir), Path(runs_dir).parent
+    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
 def resolve_run(resume: str, runs_dir: Path, model: str, data: str, fp: str) -> tuple[Path, Path | None]:
     """(run folder, checkpoint to resume from or None) for ``trainer.resume=auto|none|<path>``."""
     resume = str(resume)

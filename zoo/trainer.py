@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from zoo import distributed
 from zoo.checkpoint import save_checkpoint
 from zoo.data.base import BatchStream, DataBundle
 from zoo.ema import EMA
@@ -31,7 +32,7 @@ from zoo.evaluation import EvalConfig, evaluate
 from zoo.images import pairs, save_grid
 from zoo.models.base import GenerativeModel, Stepper
 from zoo.runs import write_status
-from zoo.seeding import rng_state, set_rng_state
+from zoo.seeding import rng_state, seed_everything, set_rng_state
 from zoo.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class TrainerConfig:
     n_samples: int = 64
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
     threads: int | None = None  # torch CPU threads (None: torch's default)
+    nan_policy: str = "stop"  # stop: a non-finite loss ends the run | skip: drop that update, count it
+    max_skipped_in_a_row: int = 100  # nan_policy=skip gives up after this many skipped batches in a row
+    compile: bool = False  # torch.compile each network (its forward) where it works
+    channels_last: bool = False  # NHWC memory layout for convolutions (faster on recent GPUs)
+    sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over all processes (CUDA)
 
 
 def pick_device(name: str) -> torch.device:
@@ -92,15 +98,27 @@ class Trainer:
         self.seed, self.eval_cfg, self.run_config = seed, eval_cfg, run_config or {}
         self.device = pick_device(cfg.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
-        self.model = model.to(self.device)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.main = self.rank == 0  # only rank 0 logs and writes files
+        if cfg.sync_batchnorm and self.world > 1:
+            if self.device.type != "cuda":
+                raise ZooError("trainer.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm runs on GPUs only)")
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        if cfg.compile:
+            for network in self.model.children():
+                if any(True for _ in network.parameters()):
+                    network.compile()  # in place: parameter names and checkpoints are unchanged
         self.model.setup_optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.model.stepper = Stepper(scaler, cfg.grad_clip)
+        self.model.stepper = Stepper(scaler, cfg.grad_clip, cfg.nan_policy)
+        self.skipped_steps = 0  # batches with a dropped update (nan_policy=skip)
         self.ema = EMA(self.model, model.ema_modules, cfg.ema_decay) if cfg.ema_decay and model.ema_modules else None
         self.step = 0
         self.images_seen = 0
         self.elapsed_s = 0.0  # training wall time over the run's life, resumes included
-        self.progress = sys.stderr.isatty() if cfg.progress is None else cfg.progress
+        self.progress = self.main and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         self.saved_step: int | None = None  # step of the checkpoint on disk, if any
         self._fixed_noise_seed = seed + 12345
@@ -117,6 +135,8 @@ class Trainer:
             "step": self.step,
             "images_seen": self.images_seen,
             "elapsed_s": self.elapsed_s,
+            "skipped_steps": self.skipped_steps,
+            "world_size": self.world,
             "stream_position": self.stream.position,
             "schedule": self.model.progress(),  # e.g. a progressive model's level and blend
             "finished": finished,
@@ -155,6 +175,7 @@ class Trainer:
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
         self.saved_step = self.step
         self.elapsed_s = float(state.get("elapsed_s", 0.0))
+        self.skipped_steps = int(state.get("skipped_steps", 0))
         self.stream.position = int(
             state.get("stream_position")
             or BatchStream.position_after(self.step, self.cfg.batch_size, len(self.data.train))
@@ -162,6 +183,8 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def save(self, status: str, finished: bool = False) -> None:
+        if not self.main:
+            return
         save_checkpoint(self.state_dict(finished), self.checkpoint_path)
         self.saved_step = self.step
         write_status(
@@ -173,7 +196,7 @@ class Trainer:
         the phase that ended as ``checkpoints/<phase>.pt`` beside ``last.pt``."""
         phase = self.model.phase_name()
         if phase != self._phase:
-            if self._phase is not None:
+            if self._phase is not None and self.main:
                 path = self.checkpoint_path.with_name(f"{self._phase}.pt")
                 save_checkpoint(self.state_dict(), path)
                 log.info("phase %s done at step %d: kept %s", self._phase, self.step, path)
@@ -185,7 +208,9 @@ class Trainer:
 
     @torch.no_grad()
     def write_grids(self) -> dict[str, Path]:
-        written = {}
+        written: dict[str, Path] = {}
+        if not self.main:
+            return written
         self.model.eval()
         try:
             with self._ema_weights():
@@ -208,9 +233,17 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def _log_window(self, sums: dict[str, float], count: int, images: int, seconds: float) -> dict[str, float]:
-        row = {f"train/{k}": v / count for k, v in sums.items()}
+        if self.world > 1:  # every process's slice: the logged losses are over the global batch
+            names = sorted(sums)
+            totals = distributed.sum_over_ranks([sums[k] for k in names] + [float(count)], self.device)
+            sums, count = dict(zip(names, totals[:-1], strict=True)), int(totals[-1])
+        row = {f"train/{k}": v / max(count, 1) for k, v in sums.items()}
         row["train/images_per_s"] = images / max(seconds, 1e-9)
         row["train/images_seen"] = float(self.images_seen)
+        if self.skipped_steps:
+            row["train/skipped_steps"] = float(self.skipped_steps)
+        if not self.main:
+            return row
         self._append_metrics({"step": self.step, **row})
         self.tracker.log(row, self.step)
         return row
@@ -220,7 +253,39 @@ class Trainer:
             f.write(json.dumps(row) + "\n")
 
     def _out_of_time(self) -> bool:
-        return self.cfg.max_minutes is not None and self.elapsed_s >= self.cfg.max_minutes * 60
+        """Agreed by every process (their clocks differ; one stopping alone would leave the others
+        waiting in the next all-reduce)."""
+        late = self.cfg.max_minutes is not None and self.elapsed_s >= self.cfg.max_minutes * 60
+        return distributed.any_rank(late, self.device)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """This process's slice of the next global batch, on the device, and the global size."""
+        size = self.model.next_batch_size(self.cfg.batch_size)
+        x, y = self.stream.take(size, shard=(self.rank, self.world))
+        x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        return x, y.to(self.device, non_blocking=True), size
+
+    def _skip_or_stop(self, skipped: bool, metrics: dict[str, float]) -> bool:
+        """Whether this batch is dropped; under ``nan_policy=stop`` a non-finite metric stops the
+        run (agreed by every process)."""
+        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+        if not distributed.any_rank(skipped or bool(bad), self.device):
+            self._skipped_in_a_row = 0
+            return False
+        if self.cfg.nan_policy == "stop":
+            name = bad[0] if bad else "a metric on another process"
+            raise NonFiniteLossError(name, metrics[bad[0]] if bad else float("nan"), self.step + 1)
+        self.skipped_steps += 1
+        self._skipped_in_a_row += 1
+        log.warning("step %d: non-finite loss, update dropped (%d skipped so far)", self.step + 1, self.skipped_steps)
+        if self._skipped_in_a_row >= self.cfg.max_skipped_in_a_row:
+            name = bad[0] if bad else "loss"
+            raise NonFiniteLossError(
+                f"{name} ({self._skipped_in_a_row} batches in a row skipped under nan_policy=skip)",
+                metrics[bad[0]] if bad else float("nan"),
+                self.step + 1,
+            )
+        return True
 
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
@@ -229,31 +294,38 @@ class Trainer:
         count = window_images = 0
         window_start = last_tick = time.perf_counter()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
-        write_status(self.run_dir, status="running", step=self.step)
+        if self.main:
+            write_status(self.run_dir, status="running", step=self.step)
         self._phase = self.model.phase_name()
+        self._skipped_in_a_row = 0
+        first_step = self.step
+        distributed.broadcast_parameters(self.model)  # every process starts from rank 0's weights
+        if self.world > 1:  # each process draws its own noise (z, dequantisation), reproducibly
+            seed_everything(self.seed + 1_000_003 * self.rank + 7_919 * self.step)
         self.model.train()
         try:
             while self.step < cfg.max_steps and not self._out_of_time():
                 self._check_phase()
-                x, y = self.stream.take(self.model.next_batch_size(cfg.batch_size))
-                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                x, y, size = self._next_batch()
+                distributed.broadcast_buffers(self.model)
                 try:
                     with autocast:
                         metrics = self.model.train_step(x, y)
                 except NonFiniteLossError as e:
                     e.step = self.step + 1
                     raise
-                self.model.stepper.end_iteration()
-                for name, value in metrics.items():
-                    if not math.isfinite(value):
-                        raise NonFiniteLossError(name, value, self.step + 1)
-                    sums[name] += value
+                skipped = self.model.stepper.end_iteration() > 0
+                if not self._skip_or_stop(skipped, metrics):
+                    for name, value in metrics.items():
+                        sums[name] += value
+                    count += 1
+                if self.step == first_step:  # data-dependent initialisations (ActNorm) follow rank 0
+                    distributed.broadcast_parameters(self.model)
                 if self.ema is not None:
                     self.ema.update(self.model)
                 self.step += 1
-                self.images_seen += len(x)
-                count += 1
-                window_images += len(x)
+                self.images_seen += size
+                window_images += size
                 now = time.perf_counter()
                 self.elapsed_s += now - last_tick
                 last_tick = now
@@ -264,7 +336,7 @@ class Trainer:
                         {k.removeprefix("train/"): f"{v:.3g}" for k, v in row.items() if k != "train/images_seen"},
                         refresh=False,
                     )
-                    if not self.progress:
+                    if not self.progress and self.main:
                         log.info(
                             "step %d/%d  %s",
                             self.step,
@@ -285,7 +357,8 @@ class Trainer:
             raise
         except NonFiniteLossError as e:
             bar.close()
-            write_status(self.run_dir, status="failed", reason=e.describe())
+            if self.main:
+                write_status(self.run_dir, status="failed", reason=e.describe())
             if self.saved_step is None:
                 kept = "no checkpoint had been written yet"
             else:
@@ -295,6 +368,9 @@ class Trainer:
                 "or lower the learning rate (a new run)."
             ) from None
         bar.close()
+        distributed.broadcast_buffers(self.model)  # end as rank 0 (batch-norm statistics of the last batch)
+        if not self.main:
+            return {}  # rank 0 writes the final checkpoint and evaluates
         return self.finish()
 
     def finish(self) -> dict[str, float]:

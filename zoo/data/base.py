@@ -131,9 +131,17 @@ class BatchStream:
             self._epoch, self._perm = epoch, torch.randperm(len(self.dataset), generator=g)
         return self._perm
 
-    def take(self, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next batch, of ``batch_size`` images (default: the stream's)."""
+    def take(self, batch_size: int | None = None, shard: tuple[int, int] = (0, 1)) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch, of ``batch_size`` images (default: the stream's). With ``shard=(rank,
+        world)`` every process walks the same stream and gets its own contiguous 1/world of each
+        batch (the role a DistributedSampler plays, with a position that resumes exactly)."""
         b = batch_size or self.batch_size
+        rank, world = shard
+        if b % world:
+            raise ZooError(
+                f"the batch size {b} does not split evenly over {world} processes: the batch size is global "
+                f"(all processes together); use a multiple of {world}"
+            )
         self._check(b)
         n = len(self.dataset)
         epoch, offset = divmod(self.position, n)
@@ -141,6 +149,7 @@ class BatchStream:
             epoch, offset = epoch + 1, 0
         index = self._order(epoch)[offset : offset + b]
         self.position = epoch * n + offset + b
+        index = index[rank * b // world : (rank + 1) * b // world]
         return self.dataset.batch(index)
 
     def __iter__(self):

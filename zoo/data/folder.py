@@ -43,6 +43,12 @@ def load_image(path: Path, image_size: int, channels: int) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
 
 
+def _decode_all(files: list[Path], image_size: int, channels: int, desc: str, progress: bool) -> list[torch.Tensor]:
+    # the bar is closed before an error propagates, so that the error is the last line printed
+    with tqdm(files, desc=desc, disable=not progress) as bar:
+        return [load_image(f, image_size, channels) for f in bar]
+
+
 @DATASETS.register("folder")
 def folder(
     name: str,
@@ -71,12 +77,7 @@ def folder(
         )
     if len(files) < 2:
         raise ZooError(f"image folder {directory} holds only one image; a train/test split needs at least two.")
-    images = torch.stack(
-        [
-            load_image(f, image_size, channels)
-            for f in tqdm(files, desc=f"decoding {directory.name}", disable=not progress)
-        ]
-    )
+    images = torch.stack(_decode_all(files, image_size, channels, f"decoding {directory.name}", progress))
     train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed)
     info = DataInfo(name, channels, image_size)
     return DataBundle(ImageDataset(images[train_idx]), ImageDataset(images[test_idx]), info)

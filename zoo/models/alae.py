@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo import distributed
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, set_requires_grad
@@ -311,7 +312,7 @@ class ALAE(GenerativeModel):
         loss_ae = self.step_iii_loss(n, phase)
         self.optimize(loss_ae, "encoder", "generator")
 
-        self.images_seen += n
+        self.images_seen += n * distributed.world_size()  # the global batch: every process's slice
         return {
             "loss_adv_d": i["adv"].item(),
             "r1": i["r1"].item(),

@@ -1,0 +1,148 @@
+"""Hostile or broken inputs to ``python train.py``: each gets one clear message naming the
+problem and the fix, a non-zero exit, no traceback, and nothing that existed before is changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_train
+from tests.test_train_cli import fast
+
+
+def digests(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and its hash: what must survive a refused run."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def refused(result, message: str) -> None:
+    """genzoo's refusal: one line that says what is wrong (the last of stderr), exit code 2, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert message in last, last
+
+
+def refused_by_hydra(result, *words: str) -> None:
+    """Hydra's own message for a bad command line (exit code 1): what it could not find, the
+    choices, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert all(word in result.stderr for word in words), result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(quickdraw_root_module, tmp_path_factory) -> Path:
+    """A finished DCGAN run to be protected (and its checkpoint to be misused)."""
+    home = tmp_path_factory.mktemp("trained")
+    assert run_train(*fast(quickdraw_root_module, "dcgan"), cwd=home).returncode == 0
+    return next((home / "runs").glob("dcgan-quickdraw/*"))
+
+
+class Payload:
+    """Unpickling this runs a shell command that leaves a marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+def test_a_checkpoint_carrying_code_is_refused_and_its_code_never_runs(quickdraw_root, trained, tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"model": Payload(marker), "step": 0}))
+    before = digests(trained)
+    result = run_train(*fast(quickdraw_root, "dcgan"), f"trainer.resume={evil}", cwd=tmp_path)
+    refused(result, "refused to load")
+    assert "weights_only=True" in result.stderr
+    assert not marker.exists()
+    assert digests(trained) == before
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_truncated_checkpoint(quickdraw_root, trained, tmp_path):
+    copy = tmp_path / "cut.pt"
+    copy.write_bytes((trained / "checkpoints" / "last.pt").read_bytes()[:3000])
+    before = digests(trained)
+    refused(run_train(*fast(quickdraw_root, "dcgan"), f"trainer.resume={copy}", cwd=tmp_path), "truncated")
+    assert digests(trained) == before
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_checkpoint_of_another_model(quickdraw_root, trained, tmp_path):
+    checkpoint = trained / "checkpoints" / "last.pt"
+    before = digests(trained)
+    result = run_train(*fast(quickdraw_root, "vae"), f"trainer.resume={checkpoint}", cwd=tmp_path)
+    refused(result, "is a 'dcgan' checkpoint, not 'vae'")
+    assert digests(trained) == before
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_checkpoint_of_another_configuration_names_the_difference(quickdraw_root, trained, tmp_path):
+    before = digests(trained)
+    result = run_train(*fast(quickdraw_root, "dcgan"), "model.width=8", f"trainer.resume={trained}", cwd=tmp_path)
+    refused(result, "model.width: checkpoint 4, now 8")
+    assert digests(trained) == before
+    assert not (tmp_path / "runs").exists()
+
+
+# -- data --------------------------------------------------------------------------------------
+def test_a_truncated_npy_file(quickdraw_root, tmp_path):
+    path = quickdraw_root / "quickdraw" / "cat.npy"
+    path.write_bytes(path.read_bytes()[:50_000])
+    before = digests(quickdraw_root)
+    refused(run_train(*fast(quickdraw_root, "dcgan"), cwd=tmp_path), "cat.npy")
+    assert digests(quickdraw_root) == before  # the bad file is named, not deleted behind the user's back
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_npy_file_of_the_wrong_shape(quickdraw_root, tmp_path):
+    np.save(quickdraw_root / "quickdraw" / "cat.npy", np.zeros((10, 30, 30), np.uint8))
+    refused(run_train(*fast(quickdraw_root, "dcgan"), cwd=tmp_path), "cat.npy")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_file_that_is_not_an_image_in_an_image_folder(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(4):
+        Image.new("RGB", (20, 20), (i * 60, 0, 0)).save(folder / f"{i}.png")
+    (folder / "notes.png").write_text("this is not a picture")
+    args = ["data=folder", f"data.root={tmp_path}", "data.path=pictures", "logger.mode=disabled"]
+    refused(run_train(*args, cwd=tmp_path), "notes.png")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_image_folder(tmp_path):
+    args = ["data=folder", "data.path=nowhere", f"data.root={tmp_path}", "logger.mode=disabled"]
+    refused(run_train(*args, cwd=tmp_path), "error: image folder")
+    assert not (tmp_path / "runs").exists()
+
+
+# -- configuration -----------------------------------------------------------------------------
+def test_a_config_key_that_does_not_exist_is_hydras_one_message(tmp_path):
+    refused_by_hydra(run_train("trainer.max_stepz=3", cwd=tmp_path), "Could not override 'trainer.max_stepz'")
+
+
+def test_an_unknown_model_lists_the_available_ones(tmp_path):
+    refused_by_hydra(run_train("model=glowww", cwd=tmp_path), "Could not find 'model/glowww'", "dcgan", "alae")
+
+
+def test_an_unknown_data_name(tmp_path):
+    refused_by_hydra(run_train("data=imagenet", cwd=tmp_path), "Could not find 'data/imagenet'", "quickdraw")
+
+
+def test_a_model_option_that_does_not_exist_names_the_valid_ones(quickdraw_root, tmp_path):
+    refused(run_train(*fast(quickdraw_root, "dcgan"), "+model.depth=3", cwd=tmp_path), "has no option(s) ['depth']")
