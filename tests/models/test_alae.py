@@ -255,8 +255,14 @@ def test_image_sizes_and_level_counts_that_do_not_fit_are_refused_with_the_choic
         alae(size=28)
     with pytest.raises(ZooError, match=r"model.levels=5 does not fit image_size 16.*Set model.levels=3"):
         alae(size=16, levels=5)
-    with pytest.raises(ZooError, match=r"batch_sizes has 2 entries but the schedule has 3"):
-        alae(size=16, batch_sizes=[8, 8])
+    with pytest.raises(ZooError, match=r"batch_sizes has 4 entries but the schedule has 3"):
+        alae(size=16, batch_sizes=[8, 8, 8, 8])
+
+
+def test_a_short_batch_size_list_serves_the_levels_above_with_its_last_entry():
+    """The default [64, 64, 32] fits 32x32 doodles (4 levels) and 64x64 cats (5 levels) alike."""
+    schedule = ProgressiveSchedule(64, images_per_level=10, fade_images=5, batch_sizes=[64, 64, 32])
+    assert schedule.batch_sizes == (64, 64, 32, 32, 32)
 
 
 def test_a_checkpoint_of_another_resolution_is_refused_with_a_message():

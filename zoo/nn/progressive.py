@@ -43,8 +43,12 @@ def level_count(image_size: int) -> int:
     return int(math.log2(image_size)) - 1
 
 
-def _per_level(name: str, values: int | Sequence[int], count: int) -> tuple[int, ...]:
+def _per_level(name: str, values: int | Sequence[int], count: int, pad: bool = False) -> tuple[int, ...]:
+    """One value per level; with ``pad``, a shorter list's last entry also applies to the levels
+    beyond it (batch sizes [64, 64, 32] serve 32x32 and 64x64 models alike)."""
     values = (values,) * count if isinstance(values, int) else tuple(int(v) for v in values)
+    if pad and 0 < len(values) < count:
+        values += (values[-1],) * (count - len(values))
     if len(values) != count:
         raise ZooError(
             f"model.{name} has {len(values)} entries but the schedule has {count}; give {count} (or one number)"
@@ -59,7 +63,8 @@ class ProgressiveSchedule:
 
     ``images_per_level``: images shown at each level before the next begins (one entry per level
     but the last, which runs until training stops); ``fade_images``: the first images of every
-    level above 4x4 spent fading it in; ``batch_sizes``: one per level."""
+    level above 4x4 spent fading it in; ``batch_sizes``: one per level (the last entry of a shorter
+    list repeats)."""
 
     def __init__(
         self,
@@ -77,7 +82,7 @@ class ProgressiveSchedule:
                 f"{fitting} levels. Set model.levels={fitting} (or null), or change data.image_size."
             )
         self.images_per_level = _per_level("images_per_level", images_per_level, self.levels - 1)
-        self.batch_sizes = _per_level("batch_sizes", batch_sizes, self.levels)
+        self.batch_sizes = _per_level("batch_sizes", batch_sizes, self.levels, pad=True)
         if fade_images < 0:
             raise ZooError(f"model.fade_images must be >= 0, got {fade_images}")
         if any(fade_images > n for n in self.images_per_level[1:]):
