@@ -17,4 +17,4 @@ train:
 	python train.py
 
 bench:
-	python bench/throughput.py
+	python bench/models.py && python bench/ddp.py && python bench/throughput.py

@@ -1,11 +1,14 @@
 """Training images/s of every registered model at its default configuration (``conf/model/*.yaml``),
 through the shared trainer and through a bare loop that calls the same model's ``train_step`` on
-the same batches with nothing around it (no batch stream, EMA, logging, NaN agreement or
-checkpoints); their ratio is the trainer's overhead (target >= 0.95). Each model runs in its own
+the same batches and does the same arithmetic (the model's gradient clipping and EMA, where its
+defaults set them) with nothing else around it (no batch stream, logging, progress, NaN agreement
+or checkpoints); their ratio is the trainer's overhead (target >= 0.95). Separate runs drift by a
+few percent on a shared CPU, so the table also gives ``in step``: the share of the trainer's own wall
+time spent inside ``train_step``, timed within the same run. Each model runs in its own
 process so that its peak memory (CPU: peak resident set size of the process; CUDA: peak allocated)
 is its own. ``bench/throughput.py`` compares the trainer with a fully hand-written DCGAN loop.
 
-    ZOO_DATA_DIR=... python bench/models.py [--steps 40] [--models dcgan vae ...]
+    ZOO_DATA_DIR=... python bench/models.py [--steps 100] [--repeats 3] [--models dcgan vae ...]
         [--device cuda] [--precision bf16] [--channels-last]
 
 Progressive ALAE measures its first level (4x4) at its default schedule; per-level figures come
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from zoo.app import build_model  # noqa: E402
 from zoo.data import build_data  # noqa: E402
+from zoo.ema import EMA  # noqa: E402
 from zoo.evaluation import EvalConfig  # noqa: E402
 from zoo.models.base import Stepper  # noqa: E402
 from zoo.registry import MODELS  # noqa: E402
@@ -66,7 +70,11 @@ def bare_loop(name, data, steps, batch_size, device, precision, channels_last) -
     model = model.to(memory_format=memory)
     model.setup_optimizers()
     dtype = autocast_dtype(precision, device)
-    model.stepper = Stepper(torch.amp.GradScaler(device.type, enabled=dtype == torch.float16))
+    _, trainer_defaults = defaults(name)  # the same arithmetic as the trainer: clipping, EMA
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    model.stepper = Stepper(scaler, trainer_defaults.get("grad_clip"))
+    decay = trainer_defaults.get("ema_decay")
+    ema = EMA(model, model.ema_modules, decay) if decay and model.ema_modules else None
     order = torch.randperm(len(data.train))
     position, seen = 0, 0
     start = time.perf_counter()
@@ -78,13 +86,17 @@ def bare_loop(name, data, steps, batch_size, device, precision, channels_last) -
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             model.train_step(x, y.to(device))
         model.stepper.end_iteration()
+        if ema is not None:
+            ema.update(model)
         seen += b
     if device.type == "cuda":
         torch.cuda.synchronize()
     return seen / (time.perf_counter() - start)
 
 
-def through_trainer(name, data, steps, batch_size, device, precision, channels_last) -> float:
+def through_trainer(name, data, steps, batch_size, device, precision, channels_last) -> tuple[float, float]:
+    """Images/s through ``Trainer.fit``, and the share of that wall time spent inside ``train_step``
+    (timed in the same run, so machine drift cannot move it)."""
     _, trainer_defaults = defaults(name)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainerConfig(
@@ -103,11 +115,21 @@ def through_trainer(name, data, steps, batch_size, device, precision, channels_l
         tracker = Tracker("disabled", "bench", Path(tmp), "bench", "bench", [], {})
         trainer = Trainer(new_model(name, data, device), data, cfg, Path(tmp), tracker, 0, EvalConfig())
         trainer.finish = lambda: {}  # the final grids and evaluation are not training throughput
+        inner, step = [0.0], trainer.model.train_step
+
+        def timed_step(x, y):
+            t0 = time.perf_counter()
+            metrics = step(x, y)  # returns floats, so the step's work is done (synchronised) here
+            inner[0] += time.perf_counter() - t0
+            return metrics
+
+        trainer.model.train_step = timed_step
         start = time.perf_counter()
         trainer.fit()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        return trainer.images_seen / (time.perf_counter() - start)
+        total = time.perf_counter() - start
+        return trainer.images_seen / total, inner[0] / total
 
 
 def measure_one(args) -> dict:
@@ -121,19 +143,26 @@ def measure_one(args) -> dict:
     )
     bare_loop(args.one, steps=3, **run)
     through_trainer(args.one, steps=3, **run)
-    bare, trainer = [], []
+    bare, trainer, inside = [], [], []
     for _ in range(args.repeats):  # alternate, so drift in machine speed hits both alike
         bare.append(bare_loop(args.one, steps=args.steps, **run))
-        trainer.append(through_trainer(args.one, steps=args.steps, **run))
+        speed, share = through_trainer(args.one, steps=args.steps, **run)
+        trainer.append(speed)
+        inside.append(share)
     peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
-    return {"bare": statistics.median(bare), "trainer": statistics.median(trainer), "peak_cuda_mb": peak_cuda}
+    return {
+        "bare": statistics.median(bare),
+        "trainer": statistics.median(trainer),
+        "inside": statistics.median(inside),
+        "peak_cuda_mb": peak_cuda,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=MODELS.names())
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", default="32")
     parser.add_argument("--channels-last", action="store_true")
@@ -149,7 +178,9 @@ def main() -> None:
         f"precision {args.precision}, channels_last {args.channels_last}, {args.steps} steps x {args.repeats} repeats, "
         f"Quick, Draw! 32x32, torch {torch.__version__}"
     )
-    print(f"{'model':10} {'batch':>5} {'bare img/s':>11} {'trainer img/s':>14} {'ratio':>6} {'peak MB':>8}")
+    print(
+        f"{'model':10} {'batch':>5} {'bare img/s':>11} {'trainer img/s':>14} {'ratio':>6} {'in step':>8} {'peak MB':>8}"
+    )
     for name in args.models:
         command = [sys.executable, __file__, "--one", name, "--steps", str(args.steps), "--repeats", str(args.repeats)]
         command += ["--device", args.device, "--precision", args.precision] + (["--channels-last"] * args.channels_last)
@@ -163,7 +194,8 @@ def main() -> None:
         peak = r["peak_cuda_mb"] if r["peak_cuda_mb"] is not None else usage.ru_maxrss / 1024  # KiB -> MiB
         batch = defaults(name)[1]["batch_size"]
         print(
-            f"{name:10} {batch:>5} {r['bare']:11.1f} {r['trainer']:14.1f} {r['trainer'] / r['bare']:6.3f} {peak:8.0f}"
+            f"{name:10} {batch:>5} {r['bare']:11.1f} {r['trainer']:14.1f} {r['trainer'] / r['bare']:6.3f} "
+            f"{r['inside']:8.3f} {peak:8.0f}"
         )
 
 
