@@ -287,7 +287,7 @@ class ALAE(GenerativeModel):
         """Step III (E, G): w -> G -> E gives w back; F(z) is a fixed target (no gradient to F)."""
         with torch.no_grad():
             w = self.mapping(torch.randn(n, self.latent_dim, device=self.device))
-            self.w_avg.lerp_(w.mean(0), 1 - self.w_avg_decay)
+            self.w_avg.lerp_(w.mean(0).to(self.w_avg.dtype), 1 - self.w_avg_decay)  # w is bf16 under autocast
         return latent_reconstruction_loss(w, self.encoder(self.generate(w, phase), phase.level, phase.blend))
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -347,7 +347,7 @@ class ALAE(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None, truncation: float = 1.0) -> torch.Tensor:
         """``n`` images; ``truncation`` < 1 pulls w towards its running mean (the truncation trick)."""
         w = self.mapping(torch.randn(n, self.latent_dim, device=self.device, generator=generator))
-        w = torch.lerp(self.w_avg.expand_as(w), w, truncation)
+        w = torch.lerp(self.w_avg.expand_as(w).to(w.dtype), w, truncation)
         return self._full_size(self.generate(w, self.phase, generator=generator))
 
     @torch.no_grad()
