@@ -46,3 +46,27 @@ def test_a_bf16_autocast_step_matches_float32_and_keeps_float32_weights(name):
     for term, value in full.items():
         # bf16 keeps ~3 significant digits; through a few layers the loss moves by well under 5%
         assert half[term] == pytest.approx(value, rel=0.05, abs=0.02), term
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_fp16_with_a_grad_scaler_and_clipping_trains_models_that_step_an_optimizer_twice_per_batch(name):
+    """fp16 needs GradScaler, which allows one step per optimizer between its updates: ALAE steps
+    its encoder twice per batch and alpha-GAN its generator twice, so the stepper updates the scaler
+    after every step (it once raised "unscale_() is being called after step()")."""
+    torch.manual_seed(0)
+    data = tiny_bundle(size=16)
+    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]
+    model = MODELS.get(name)(info=data.info, **options)
+    model.setup_optimizers()
+    model.stepper = Stepper(torch.amp.GradScaler("cpu", init_scale=2.0**16), grad_clip=1.0)
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = data.train.batch(torch.arange(16))
+    for _ in range(8):  # the first steps may overflow and be skipped while the scaler finds its scale
+        with torch.autocast("cpu", dtype=torch.float16):
+            metrics = model.train_step(x, y)
+        model.stepper.end_iteration()
+
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))  # it learned
+    assert 0 < model.stepper.scaler.get_scale() < float("inf")

@@ -78,6 +78,7 @@ class Stepper:
         self.scaler.scale(loss).backward()
         for opt in optimizers:
             self._update(opt, [p for group in opt.param_groups for p in group["params"]])
+        self.scaler.update()
 
     def step_jointly(self, losses: dict[str, tuple[torch.Tensor, torch.optim.Optimizer]]) -> None:
         """Several optimizers, each minimising its own loss, from one shared forward graph.
@@ -99,11 +100,10 @@ class Stepper:
             for p, g in zip(params, grads, strict=True):
                 p.grad = g
             self._update(optimizer, params)
+        self.scaler.update()  # after every optimizer: their gradients were all scaled by the same factor
 
     def end_iteration(self) -> int:
-        """Called once per batch, after every optimizer has stepped (GradScaler's rule); returns
-        how many updates of this batch were dropped as non-finite."""
-        self.scaler.update()
+        """Called once per batch; returns how many updates of this batch were dropped as non-finite."""
         skipped, self.skipped_updates = self.skipped_updates, 0
         return skipped
 
