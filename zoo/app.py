@@ -105,22 +105,21 @@ def train(cfg: DictConfig) -> Path:
         if distributed.is_main():
             discard_if_empty(run_dir, Path(config["runs_dir"]))  # a refused run leaves nothing behind
         raise
-    if not distributed.is_main():
-        return _train_worker(model, data, tcfg, run_dir, state, config)
-
-    file_log = logging.FileHandler(run_dir / "train.log")
-    file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    logging.getLogger("zoo").addHandler(file_log)
-    if state is not None:
-        log.info("resuming %s from step %d (trainer.resume=%s)", run_dir, state["step"], resume)
-    else:
-        log.info("new run %s", run_dir)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    write_status(run_dir, fingerprint=fp, model=model_name, data=data.info.name, status="starting")
+    main = distributed.is_main()  # rank 0 writes the run's files; the others train in step with it
+    file_log = logging.FileHandler(run_dir / "train.log") if main else None
+    if file_log is not None:
+        file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logging.getLogger("zoo").addHandler(file_log)
+        if state is not None:
+            log.info("resuming %s from step %d (trainer.resume=%s)", run_dir, state["step"], resume)
+        else:
+            log.info("new run %s", run_dir)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        write_status(run_dir, fingerprint=fp, model=model_name, data=data.info.name, status="starting")
 
     lcfg = config["logger"]
     tracker = Tracker(
-        mode=lcfg["mode"],
+        mode=lcfg["mode"] if main else "disabled",
         project=lcfg["project"],
         run_dir=run_dir,
         name=f"{model_name}-{data.info.name}-{run_dir.name}",
@@ -138,18 +137,9 @@ def train(cfg: DictConfig) -> Path:
         exit_code = 0
     finally:
         tracker.finish(exit_code)
-        logging.getLogger("zoo").removeHandler(file_log)
-        file_log.close()
-    return run_dir
-
-
-def _train_worker(model, data, tcfg, run_dir: Path, state, config: dict[str, Any]) -> Path:
-    """Ranks other than 0: train in step with rank 0, write nothing."""
-    tracker = Tracker(mode="disabled", project="", run_dir=run_dir, name="", group="", tags=[], config={}, run_id=None)
-    trainer = Trainer(model, data, tcfg, run_dir, tracker, config["seed"], EvalConfig(**config["eval"]), config)
-    if state is not None:
-        trainer.load_state_dict(state)
-    trainer.fit()
+        if file_log is not None:
+            logging.getLogger("zoo").removeHandler(file_log)
+            file_log.close()
     return run_dir
 
 
