@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset
+from zoo.models.base import GenerativeModel
+from zoo.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +77,32 @@ def tiny_bundle(
 
     info = DataInfo("tiny", channels, size, 2, ("left", "right"), binary=binary)
     return DataBundle(ImageDataset(*make(n_train)), ImageDataset(*make(n_test)), info)
+
+
+# Tiny widths of every registered model: the CLI tests pass them as overrides, the others build
+# the model directly with tiny_model().
+TINY = {
+    "dcgan": ["model.width=4", "model.latent_dim=8"],
+    "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
+    "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
+    "alpha_gan": ["model.width=4", "model.latent_dim=8", "model.code_hidden=16"],
+    "alae": [  # 2 steps per level: 4 steps reach 16x16
+        "model.latent_dim=8",
+        "model.w_dim=8",
+        "model.mapping_layers=2",
+        "model.channel_base=64",
+        "model.max_channels=8",
+        "model.images_per_level=16",
+        "model.fade_images=8",
+        "model.batch_sizes=8",
+    ],
+}
+
+
+def tiny_model(name: str, info: DataInfo) -> GenerativeModel:
+    """The registered model ``name`` at the tiny widths of ``TINY``."""
+    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]
+    return MODELS.get(name)(info=info, **options)
 
 
 def run_train(*overrides: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

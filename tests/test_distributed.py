@@ -18,16 +18,14 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import nn
 
-from tests.conftest import ROOT, tiny_bundle
-from tests.test_train_cli import TINY, fast, only_run
+from tests.conftest import ROOT, tiny_bundle, tiny_model
+from tests.test_train_cli import fast, only_run
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
 from zoo.models.base import GenerativeModel
-from zoo.registry import MODELS
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, TrainerConfig
 
@@ -74,15 +72,14 @@ class NaNOnRank1(TinyAutoencoder):
         return super().train_step(x, y)
 
 
-def tiny_model(name: str, info: DataInfo) -> GenerativeModel:
+def model_for(name: str, info: DataInfo) -> GenerativeModel:
     if name == "autoencoder":
         return TinyAutoencoder(info)
     if name.startswith("nan-"):
         return NaNOnRank1(info)
     if name == "syncbn":
         return tiny_model("dcgan", info)
-    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]  # the CLI tests' tiny widths
-    return MODELS.get(name)(info=info, **options)
+    return tiny_model(name, info)
 
 
 def train(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) -> Trainer:
@@ -90,7 +87,7 @@ def train(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) ->
     on rank 1 at step 3 under that ``nan_policy``)."""
     torch.manual_seed(0)
     data = tiny_bundle(size=16)
-    model = tiny_model(name, data.info)
+    model = model_for(name, data.info)
     cfg = TrainerConfig(
         max_steps=steps,
         batch_size=batch_size,

@@ -13,25 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_train
+from tests.conftest import ROOT, TINY, run_train
 from tests.wandb_records import logged
 
-TINY = {
-    "dcgan": ["model.width=4", "model.latent_dim=8"],
-    "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
-    "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
-    "alpha_gan": ["model.width=4", "model.latent_dim=8", "model.code_hidden=16"],
-    "alae": [  # 2 steps per level: 4 steps reach 16x16
-        "model.latent_dim=8",
-        "model.w_dim=8",
-        "model.mapping_layers=2",
-        "model.channel_base=64",
-        "model.max_channels=8",
-        "model.images_per_level=16",
-        "model.fade_images=8",
-        "model.batch_sizes=8",
-    ],
-}
 ENCODES = {"vae", "glow", "alpha_gan", "alae"}
 LIKELIHOOD = {"vae", "glow"}
 

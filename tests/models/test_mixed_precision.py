@@ -7,20 +7,16 @@ them with float32 buffers (ALAE's running mean of w once failed exactly so).
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from tests.conftest import tiny_bundle
-from tests.test_train_cli import TINY
+from tests.conftest import TINY, tiny_bundle, tiny_model
 from zoo.models.base import Stepper
-from zoo.registry import MODELS
 
 
 def first_step(name: str, dtype: torch.dtype | None) -> tuple[dict[str, float], set[torch.dtype], torch.nn.Module]:
     """Metrics of one training step from a fixed seed, and the dtypes the model's layers returned."""
     torch.manual_seed(0)
     data = tiny_bundle(size=16)
-    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]
-    model = MODELS.get(name)(info=data.info, **options)
+    model = tiny_model(name, data.info)
     model.setup_optimizers()
     model.stepper = Stepper()
     model.train()
@@ -55,8 +51,7 @@ def test_fp16_with_a_grad_scaler_and_clipping_trains_models_that_step_an_optimiz
     after every step (it once raised "unscale_() is being called after step()")."""
     torch.manual_seed(0)
     data = tiny_bundle(size=16)
-    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]
-    model = MODELS.get(name)(info=data.info, **options)
+    model = tiny_model(name, data.info)
     model.setup_optimizers()
     model.stepper = Stepper(torch.amp.GradScaler("cpu", init_scale=2.0**16), grad_clip=1.0)
     before = [p.detach().clone() for p in model.parameters()]
