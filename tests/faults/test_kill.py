@@ -90,6 +90,7 @@ def test_train_py_killed_at_random_moments_resumes_each_time_losing_at_most_one_
             assert f"from step {resumed_from[-1]}" in stderr, stderr
         last_logged = max(logged_steps(tmp_path))
         run = only_run(tmp_path, "dcgan-quickdraw")
+        assert json.loads((run / "run.json").read_text())["status"] == "running"  # killed, not finished
         saved = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
         assert last_logged - saved <= 5, f"killed at step >= {last_logged}, but the checkpoint is at {saved}"
         resumed_from.append(saved)
