@@ -33,7 +33,7 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.app import build_model  # noqa: E402
+from zoo.build import build_model  # noqa: E402
 from zoo.data import build_data  # noqa: E402
 from zoo.ema import EMA  # noqa: E402
 from zoo.evaluation import EvalConfig  # noqa: E402

@@ -7,7 +7,6 @@ folder, logs and writes files; every process trains (``zoo.distributed``).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import signal
 import sys
@@ -18,15 +17,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from zoo import distributed
+from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
 from zoo.data import build_data
+from zoo.data.base import BatchStream
 from zoo.errors import ZooError
-from zoo.evaluation import EvalConfig
-from zoo.registry import MODELS
-from zoo.runs import discard_if_empty, fingerprint, resolve_run, write_status
+from zoo.files import remove_stale_temporaries
+from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.tracking import Tracker
-from zoo.trainer import Trainer, trainer_config
+from zoo.trainer import Trainer, check_devices
 
 log = logging.getLogger("zoo")
 
@@ -40,95 +40,110 @@ def setup_logging() -> None:
     root.setLevel(logging.INFO if distributed.is_main() else logging.WARNING)
 
 
-def build_model(name: str, info, options: dict[str, Any]):
-    cls = MODELS.get(name)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "info"}
-    unknown = set(options) - accepted
-    if unknown:
-        raise ZooError(f"model '{name}' has no option(s) {sorted(unknown)}; its options are {sorted(accepted)}")
-    return cls(info=info, **options)
-
-
-def check_same_model(state: dict[str, Any], config: dict[str, Any], path: Path) -> None:
-    """Refuse a checkpoint written by another model or model configuration, naming the difference."""
-    theirs, ours = state.get("config", {}).get("model", {}), config["model"]
+def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) -> None:
+    """Refuse a checkpoint written by another model, model configuration or data, naming the difference."""
+    theirs = state.get("config", {})
+    ours = config["model"]
     if state.get("model_name") != ours["name"]:
         raise ZooError(
             f"{path} is a '{state.get('model_name')}' checkpoint, not '{ours['name']}'. Pick a matching checkpoint or model."
         )
-    diff = [
-        f"model.{k}: checkpoint {theirs.get(k)!r}, now {ours.get(k)!r}"
-        for k in sorted(set(theirs) | set(ours))
-        if theirs.get(k) != ours.get(k)
-    ]
+    labels = ("checkpoint", "now")
+    diff = config_diff(theirs.get("model", {}), ours, "model.", labels=labels)
     if diff:
         raise ZooError(
-            f"{path} was trained with another model configuration ({'; '.join(diff)}). Use the same options or trainer.resume=none."
+            f"{path} was trained with another model configuration ({'; '.join(diff)}). "
+            "Use the same options or trainer.resume=none."
+        )
+    diff = data_diff(theirs, config["data"], labels) if "data" in theirs else []
+    if diff:
+        raise ZooError(
+            f"{path} was trained on other data ({'; '.join(diff)}). "
+            "Use the same data options, or trainer.resume=none for a new run on this data."
         )
 
 
 def train(cfg: DictConfig) -> Path:
-    """Train one model on one data set; returns the run folder."""
+    """Train one model on one data set; returns the run folder.
+
+    Everything that can be refused is checked before a run folder is picked: every option, the
+    data, the model, the device and precision, the batch size against the data."""
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    trainer_options = dict(config["trainer"])
-    resume = str(trainer_options.pop("resume", "auto"))
-    tcfg = trainer_config(trainer_options)
+    setup = check_train_config(config)
+    tcfg = setup.trainer
     tcfg.device = distributed.setup(tcfg.device)  # joins the process group under torchrun
     setup_logging()
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
-    seed_everything(config["seed"])
+    seed_everything(setup.seed)
 
-    data_options = dict(config["data"])
-    source = data_options.pop("source")
-    data = build_data(source, **data_options)
-    model_options = dict(config["model"])
-    model_name = model_options.pop("name")
-    model = build_model(model_name, data.info, model_options)
+    data = build_data(setup.data_source, **setup.data_options)
+    model = build_model(setup.model_name, data.info, setup.model_options)
+    check_devices(tcfg, distributed.world_size())
+    BatchStream(data.train, tcfg.batch_size, setup.seed).check(model.next_batch_size(tcfg.batch_size))
 
     fp = fingerprint(config)
+    runs_dir = Path(setup.runs_dir)
     picked = None
-    if distributed.is_main():
+    if distributed.is_main():  # rank 0 alone holds the run's lock and writes its files
         try:
-            picked = resolve_run(resume, Path(config["runs_dir"]), model_name, data.info.name, fp)
+            picked = resolve_run(tcfg.resume, runs_dir, setup.model_name, data.info.name, fp)
         except ZooError as e:
             picked = e
-    picked = distributed.broadcast_object(picked)  # every process continues the run rank 0 picked
-    if isinstance(picked, ZooError):
-        raise picked
-    run_dir, checkpoint = picked
+    shared = distributed.broadcast_object(picked if not isinstance(picked, tuple) else picked[:2])
+    if isinstance(shared, ZooError):
+        raise shared
+    run_dir, checkpoint = shared  # every process continues the run rank 0 picked
+    lock = picked[2] if isinstance(picked, tuple) else None
+    try:
+        return _train_in(run_dir, checkpoint, lock, cfg, config, setup, data, model, fp)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_in(run_dir, checkpoint, lock, cfg, config, setup, data, model, fp) -> Path:
+    main = distributed.is_main()  # rank 0 writes the run's files; the others train in step with it
+    tcfg, runs_dir = setup.trainer, Path(setup.runs_dir)
     try:
         state = load_checkpoint(checkpoint) if checkpoint else None
         if state is not None:
-            check_same_model(state, config, checkpoint)
-    except ZooError:
-        if distributed.is_main():
-            discard_if_empty(run_dir, Path(config["runs_dir"]))  # a refused run leaves nothing behind
+            check_same_run(state, config, checkpoint)
+        if main:
+            remove_stale_temporaries(run_dir)  # of a writer killed mid-write; we hold the lock now
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            write_status(run_dir, fingerprint=fp, model=setup.model_name, data=data.info.name, status="starting")
+    except (ZooError, OSError) as e:
+        if main and not (run_dir / "checkpoints").exists():
+            for name in ("config.yaml", "run.json"):
+                (run_dir / name).unlink(missing_ok=True)
+            discard_if_empty(run_dir, runs_dir, lock)  # a refused run leaves nothing behind
+        if isinstance(e, OSError):
+            raise ZooError(
+                f"cannot write to the run folder {run_dir}: {e.strerror or e}. Free some space or fix its permissions."
+            ) from None
         raise
-    main = distributed.is_main()  # rank 0 writes the run's files; the others train in step with it
     file_log = logging.FileHandler(run_dir / "train.log") if main else None
     if file_log is not None:
         file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logging.getLogger("zoo").addHandler(file_log)
         if state is not None:
-            log.info("resuming %s from step %d (trainer.resume=%s)", run_dir, state["step"], resume)
+            log.info("resuming %s from step %d (trainer.resume=%s)", run_dir, state["step"], tcfg.resume)
         else:
             log.info("new run %s", run_dir)
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        write_status(run_dir, fingerprint=fp, model=model_name, data=data.info.name, status="starting")
 
-    lcfg = config["logger"]
+    lcfg = setup.logger
     tracker = Tracker(
-        mode=lcfg["mode"] if main else "disabled",
-        project=lcfg["project"],
+        mode=lcfg.mode if main else "disabled",
+        project=lcfg.project,
         run_dir=run_dir,
-        name=f"{model_name}-{data.info.name}-{run_dir.name}",
+        name=f"{setup.model_name}-{data.info.name}-{run_dir.name}",
         group=data.info.name,
-        tags=[model_name, data.info.name],
+        tags=[setup.model_name, data.info.name],
         config=config,
         run_id=state.get("wandb_id") if state else None,
     )
-    trainer = Trainer(model, data, tcfg, run_dir, tracker, config["seed"], EvalConfig(**config["eval"]), config)
+    trainer = Trainer(model, data, tcfg, run_dir, tracker, setup.seed, setup.eval, config)
     if state is not None:
         trainer.load_state_dict(state)
     exit_code = 1

@@ -1,75 +1,73 @@
 """Checkpoints written atomically and read with ``weights_only=True``.
 
-A checkpoint is written to ``<name>.tmp`` in the same folder, flushed to disk, then renamed over
-the old file, so a crash (even ``kill -9``) or a full disk mid-write leaves the previous checkpoint
+A checkpoint is written to a temporary file of its writer's own in the same folder
+(``zoo.files``), flushed to disk, then renamed over the old file, so a crash (even ``kill -9``) or a full disk mid-write leaves the previous checkpoint
 intact (a failed write is one clear ``ZooError``, the partial file removed). Loading
 uses ``torch.load(weights_only=True)``: tensors and plain containers only, never code.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from zoo.errors import ZooError
+from zoo.files import write_with
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # disk full, quota, read-only or vanished folder
-        tmp.unlink(missing_ok=True)
-        before = "the previous checkpoint there is intact" if path.exists() else "no checkpoint was there before"
-        raise ZooError(
-            f"could not write checkpoint {path}: {e.strerror or e}; {before}. "
-            "Free some space (or fix the folder) and rerun the same command to resume."
-        ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    before = "the previous checkpoint there is intact" if path.exists() else "no checkpoint was there before"
+    write_with(
+        path,
+        lambda f: torch.save(state, f),
+        "checkpoint",
+        f"{before}. Free some space (or fix the folder) and rerun the same command to resume.",
+        durable=True,
+    )
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"checkpoint {path} does not exist. Pass trainer.resume=auto, none, or the path of a .pt file.")
+    if not _looks_like_torch_file(path):
+        raise ZooError(
+            f"cannot read checkpoint {path}: it is neither the zip archive torch.save writes nor a pickle, so it is "
+            "truncated or not a checkpoint at all. Pass a checkpoints/last.pt that genzoo wrote, or trainer.resume=none."
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise ZooError(
             f"refused to load {path}: it holds Python objects other than tensors and plain containers "
-            f"(weights_only=True loading; {str(e).splitlines()[0]}). Only load checkpoints genzoo wrote."
+            f"(weights_only=True loading; {_first_line(e)}). Only load checkpoints genzoo wrote."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         raise ZooError(
-            f"cannot read checkpoint {path}: {str(e).splitlines()[0]}. It may be truncated; "
+            f"cannot read checkpoint {path}: {_first_line(e)}. It may be truncated; "
             "use another checkpoint or start over with trainer.resume=none."
         ) from None
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
         raise ZooError(f"{path} is not a genzoo checkpoint (no model weights or step in it).")
     return state
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """A zip archive (torch.save) or a pickle stream (torch's legacy format, refused later when it
+    carries code); a text file, an image or a truncated archive is neither."""
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"  # the PROTO opcode every pickle since protocol 2 starts with
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of torch's message, without its advice to load with weights_only=False
+    (which would run whatever code the file carries)."""
+    line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return line.split(" Re-running `torch.load` with `weights_only`")[0].split("weights_only=False")[0].rstrip(" ,(")

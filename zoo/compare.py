@@ -18,22 +18,27 @@ images, the floor every other row should be read against. Capabilities are asked
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
 from omegaconf import OmegaConf
+from pydantic import Field, field_validator
 
+from zoo.build import LoggerConfig, split_group
 from zoo.checkpoint import save_checkpoint
-from zoo.data import build_data
+from zoo.data import build_data, check_data_options
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
+from zoo.files import atomic_write_text, exclusive_dir
 from zoo.images import labelled_columns, save_grid
 from zoo.metrics.coverage import class_coverage, precision_recall
 from zoo.metrics.critic import image_critic, negative_wasserstein
@@ -44,45 +49,58 @@ from zoo.metrics.reconstruction import ReconstructionScores
 from zoo.metrics.sliced_wasserstein import swd
 from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames
+from zoo.options import Options, Seed, check
 from zoo.registry import MODELS
-from zoo.runs import _DATA_LOCATION_KEYS, read_status
+from zoo.runs import data_diff, finished_runs, read_config, read_status
 from zoo.trained import load_trained
+from zoo.trainer import pick_device
 
 log = logging.getLogger("zoo")
 
 REAL = "real data (test vs train)"
 
 
-@dataclass
-class MetricOptions:
-    feature_spaces: list[str] = field(default_factory=lambda: ["zoo", "inception"])
+class MetricOptions(Options):
+    """``metrics.*`` of ``conf/compare.yaml``."""
+
+    feature_spaces: list[Literal["zoo", "inception"]] = Field(
+        default_factory=lambda: ["zoo", "inception"], min_length=1
+    )
     inception_weights: str | None = None
     cache_dir: str = "runs/compare/cache"
-    feature_net_steps: int = 800
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    swd_patches_per_image: int = 16
-    critic_steps: int = 300
-    critic_batch_size: int = 64
-    pr_k: int = 3
-    iw_samples: int = 100
-    morph_frames: int = 8
+    feature_net_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 800
+    kid_subsets: Annotated[int, Field(ge=1, le=10_000)] = 100
+    kid_subset_size: Annotated[int, Field(ge=2, le=100_000)] = 1000
+    swd_patches_per_image: Annotated[int, Field(ge=1, le=1024)] = 16
+    critic_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 300
+    critic_batch_size: Annotated[int, Field(ge=2, le=65536)] = 64
+    pr_k: Annotated[int, Field(ge=1, le=100)] = 3
+    iw_samples: Annotated[int, Field(ge=1, le=10_000)] = 100
+    morph_frames: Annotated[int, Field(ge=2, le=1000)] = 8
 
 
-@dataclass
-class CompareOptions:
+class CompareOptions(Options):
+    """The top level of ``conf/compare.yaml`` (``data`` and ``logger`` are checked by their own schemas)."""
+
     runs_dir: str = "runs"
     runs: list[str] | None = None
-    n_samples: int = 10000
-    seed: int = 0
-    batch_size: int = 500
-    device: str = "auto"
+    n_samples: Annotated[int, Field(ge=2, le=1_000_000)] = 10000
+    seed: Seed = 0
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"
     out: str | None = None
     progress: bool | None = None
     invert_gan: bool = False  # reconstructions for decoders without an encoder, by optimising z
-    invert_images: int = 500
-    invert_steps: int = 200
-    metrics: MetricOptions = field(default_factory=MetricOptions)
+    invert_images: Annotated[int, Field(ge=1, le=1_000_000)] = 500
+    invert_steps: Annotated[int, Field(ge=1, le=100_000)] = 200
+    metrics: MetricOptions = Field(default_factory=MetricOptions)
+    data: dict[str, Any] = Field(default_factory=dict)
+    logger: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("runs", mode="before")
+    @classmethod
+    def _one_run_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 def na(reason: str) -> str:
@@ -90,50 +108,83 @@ def na(reason: str) -> str:
 
 
 # -- finding the runs ------------------------------------------------------------------------------
-def latest_finished(runs_dir: Path, model: str, data: str) -> Path | None:
-    parent = runs_dir / f"{model}-{data}"
-    if not parent.is_dir():
-        return None
-    for run_dir in sorted((p for p in parent.iterdir() if p.is_dir()), reverse=True):
-        status = read_status(run_dir)
-        if status and status.get("status") == "finished" and (run_dir / "checkpoints" / "last.pt").is_file():
-            return run_dir
-    return None
+@dataclass
+class Picked:
+    """A model's run for this comparison, or why there is none (``run`` None, ``reason`` set)."""
+
+    run: Path | None = None
+    reason: str = ""
+    unfinished: str = ""  # "status running at step 40" for a run given in runs= that has not finished
 
 
-def pick_runs(options: CompareOptions, data_name: str) -> dict[str, Path | str]:
-    """Model name -> run folder, or the reason there is none."""
+def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str, Picked]:
+    """Model name -> its run on this data: the ones in ``runs=[...]``, else for each registered
+    model the newest finished run whose data options match (an older matching run beats a newer
+    one on other data)."""
+    data_name = data_options["name"]
     if options.runs:
-        picked: dict[str, Path | str] = {}
+        picked: dict[str, Picked] = {}
         for entry in options.runs:
             run_dir = Path(entry)
-            if not (run_dir / "config.yaml").is_file():
-                raise ZooError(f"runs=[...]: {run_dir} is not a genzoo run folder (no config.yaml)")
-            name = OmegaConf.load(run_dir / "config.yaml").model.name
+            config = read_config(run_dir)
+            name = config["model"].get("name")
             if name in picked:
-                raise ZooError(f"runs=[...] names two {name} runs ({picked[name]} and {run_dir}); pass one per model")
-            picked[name] = run_dir
+                raise ZooError(
+                    f"runs=[...] names two {name} runs ({picked[name].run} and {run_dir}); pass one per model"
+                )
+            diff = data_diff(config, data_options)
+            if diff:
+                picked[name] = Picked(reason=f"{run_dir} was trained on other data: {'; '.join(diff)}")
+                continue
+            status = read_status(run_dir) or {}
+            unfinished = ""
+            if status.get("status") != "finished":
+                unfinished = f"status {status.get('status', 'unknown')} at step {status.get('step', '?')}"
+            picked[name] = Picked(run_dir, unfinished=unfinished)
         return picked
     runs_dir = Path(options.runs_dir)
-    found: dict[str, Path | str] = {}
+    found: dict[str, Picked] = {}
     for name in MODELS.names():
-        run = latest_finished(runs_dir, name, data_name)
-        found[name] = run or na(
-            f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})"
-        )
+        candidates = finished_runs(runs_dir, name, data_name)
+        skipped: list[str] = []
+        for run_dir in candidates:
+            try:
+                diff = data_diff(read_config(run_dir), data_options)
+            except ZooError as e:
+                log.warning("leaving out %s: %s", run_dir, e)
+                skipped.append(f"{run_dir}: unreadable config.yaml")
+                continue
+            if not diff:
+                found[name] = Picked(run_dir)
+                break
+            skipped.append(f"{run_dir} was trained on other data: {'; '.join(diff)}")
+        else:
+            if skipped:
+                more = f" (and {len(skipped) - 1} older)" if len(skipped) > 1 else ""
+                found[name] = Picked(reason=f"no finished run on this data; the newest, {skipped[0]}{more}")
+            else:
+                found[name] = Picked(
+                    reason=f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})"
+                )
     return found
 
 
-def same_data(run_config: dict[str, Any], data_options: dict[str, Any]) -> str | None:
-    """The data options where a run differs from the comparison's, or None."""
-    theirs = {k: v for k, v in run_config["data"].items() if k not in _DATA_LOCATION_KEYS}
-    ours = {k: v for k, v in data_options.items() if k not in _DATA_LOCATION_KEYS}
-    diff = [
-        f"{k}={theirs.get(k)!r} (here {ours.get(k)!r})"
-        for k in sorted(set(theirs) | set(ours))
-        if theirs.get(k) != ours.get(k)
-    ]
-    return "; ".join(diff) or None
+def data_key(data: DataBundle, data_options: dict[str, Any]) -> str:
+    """A hash of exactly which images the comparison uses: every pixel and label of both splits,
+    their shapes, and the data options that select and transform them. Every cached feature
+    network and reference feature file is keyed by it, so two comparisons share a cache only
+    when their images are the same."""
+    digest = hashlib.sha256()
+    digest.update(
+        json.dumps(
+            {k: v for k, v in data_options.items() if k not in ("progress", "download")}, sort_keys=True, default=str
+        ).encode()
+    )
+    for split in (data.train, data.test):
+        digest.update(str(tuple(split.images.shape)).encode())
+        digest.update(split.images.contiguous().numpy().tobytes())
+        digest.update(split.labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 # -- scoring one set of images -----------------------------------------------------------------------
@@ -147,6 +198,7 @@ class Reference:
     spaces: list[FeatureSpace]
     train_features: dict[str, torch.Tensor]
     unavailable: dict[str, str]  # feature space -> reason
+    data_key: str  # which images these are (``data_key``): the cache key of every cached file
 
 
 def sample_quality(
@@ -258,7 +310,7 @@ def model_row(
         cfg = EvalConfig(n_test=None, batch_size=options.batch_size, iw_samples=opts.iw_samples, seed=options.seed)
         results = evaluate(model, data.test, cfg, device)
         row["bits_per_dim"] = results["test/bits_per_dim"]
-        row["likelihood"] = f"{'upper bound' if model.likelihood_is_bound else 'exact'} on {model.likelihood_data}"
+        row["likelihood"] = f"{model.likelihood_kind} on {model.likelihood_data}"
     else:
         row["bits_per_dim"] = row["likelihood"] = na("no likelihood")
     row["parameters"] = sum(p.numel() for p in model.parameters())
@@ -284,7 +336,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 # -- the real images -------------------------------------------------------------------------------
-def build_reference(data: DataBundle, options: CompareOptions) -> Reference:
+def build_reference(data: DataBundle, options: CompareOptions, key: str) -> Reference:
     opts, progress = options.metrics, bool(options.progress)
     generator = torch.Generator().manual_seed(options.seed)
     n_train = min(options.n_samples, len(data.train))
@@ -304,6 +356,7 @@ def build_reference(data: DataBundle, options: CompareOptions) -> Reference:
                     opts.feature_net_steps,
                     seed=options.seed,
                     progress=progress,
+                    data_key=key,
                 )
             )
         elif name == "inception":
@@ -316,13 +369,13 @@ def build_reference(data: DataBundle, options: CompareOptions) -> Reference:
             raise ZooError(f"metrics.feature_spaces: unknown space '{name}'; choose from zoo, inception")
     features = {}
     for space in spaces:  # the reference features, computed once per data set, sample and network
-        path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-n{n_train}-seed{options.seed}.pt"
+        path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-data{key}-n{n_train}-seed{options.seed}.pt"
         if path.is_file():
             features[space.name] = torch.load(path, map_location="cpu", weights_only=True)["features"]
         else:
             features[space.name] = embed(space.extract, train_images)
             save_checkpoint({"features": features[space.name]}, path)
-    return Reference(train_images, test_images, test_labels, spaces, features, unavailable)
+    return Reference(train_images, test_images, test_labels, spaces, features, unavailable, key)
 
 
 def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[str, float | str]:
@@ -369,8 +422,15 @@ def cell(value: Any, fmt: str) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(c for c, _, _ in TABLE) + " |", "|" + "---|" * len(TABLE)]
-    lines += ["| " + " | ".join(cell(r.get(k, ""), f) for _, k, f in TABLE) + " |" for r in rows]
+    lines += [
+        "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in TABLE) + " |"
+        for r in rows
+    ]
     return "\n".join(lines)
+
+
+def _model_cell(row: dict[str, Any]) -> str:
+    return f"{row['model']} (unfinished: {row['unfinished']})" if row.get("unfinished") else str(row["model"])
 
 
 def reasons(rows: list[dict[str, Any]]) -> list[str]:
@@ -400,23 +460,31 @@ def write_report(
     out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
 ) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
+    atomic_write_text(out / "metrics.csv", table.getvalue(), "comparison table")
     meta = {
         "data": data.info.name,
         "n_samples": options.n_samples,
         "n_reference_train_images": len(ref.train_images),
         "n_test_images": len(ref.test_images),
         "seed": options.seed,
+        "data_key": ref.data_key,
         "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: na(v) for k, v in ref.unavailable.items()},
     }
-    (out / "metrics.json").write_text(
-        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n"
+    atomic_write_text(
+        out / "metrics.json",
+        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
+        "comparison metrics",
     )
+    unfinished = [
+        f"- {r['model']}: {r['run']} has not finished ({r['unfinished']})" for r in rows if r.get("unfinished")
+    ]
     spaces = "\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items())
-    (out / "report.md").write_text(
+    atomic_write_text(
+        out / "report.md",
         f"# genzoo comparison on {data.info.name}\n\n"
         f"{options.n_samples} samples per model (seed {options.seed}); FID, KID, SWD and precision/recall "
         f"against {len(ref.train_images)} training images; reconstructions, likelihoods and the critic on "
@@ -429,7 +497,10 @@ def write_report(
             if len(ref.test_images) < options.n_samples
             else ""
         )
-        + f"\n\n{markdown_table(rows)}\n\n"
+        + f" Data key `{ref.data_key}` (a hash of every image and label of both splits and the data options; "
+        "the cached feature network and reference features belong to it).\n\n"
+        + ("Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "")
+        + f"{markdown_table(rows)}\n\n"
         "Feature spaces:\n" + spaces + "\n\n"
         "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
         "Reconstructions by inversion (`invert_gan=true`, see `recon_method`) search the latent space per "
@@ -441,7 +512,8 @@ def write_report(
         "only between rows whose likelihood is of the same data (the `likelihood` field in metrics.csv: a "
         "VAE on doodles models binarised pixels, Glow the dequantised 8-bit values).\n\n"
         "Images: `samples.png` (one column per model, first column real test images), `recons.png` "
-        "(the same test images, first column the originals), `morphs.png` (one row per model that encodes).\n"
+        "(the same test images, first column the originals), `morphs.png` (one row per model that encodes).\n",
+        "comparison report",
     )
 
 
@@ -460,62 +532,75 @@ def write_grids(out: Path, images: dict[str, dict[str, torch.Tensor]], data: Dat
 
 
 # -- the command -------------------------------------------------------------------------------------
+def output_folder(options: CompareOptions) -> tuple[Path, str]:
+    """A folder this comparison alone writes: ``out=`` when it is new or empty, else a fresh
+    ``<runs_dir>/compare/<time>[-n]/`` created exclusively (two comparisons in one second get two)."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    if options.out is None:
+        out = exclusive_dir(Path(options.runs_dir) / "compare", stamp, what="comparison folder")
+        return out, out.name
+    out = Path(options.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ZooError(f"out={out} already holds files; pick a new folder (or leave out= unset for a fresh one)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ZooError(f"cannot create out={out}: {e.strerror or e}") from None
+    return out, stamp
+
+
 def compare(options: CompareOptions, data_options: dict[str, Any], tracker_factory) -> Path:
     data_options = dict(data_options)
-    source, data_name = data_options.pop("source"), data_options["name"]
-    device = torch.device(
-        "cuda" if options.device == "auto" and torch.cuda.is_available() else options.device.replace("auto", "cpu")
-    )
-    picked = pick_runs(options, data_name)
-    usable: dict[str, Path] = {}
-    rows: list[dict[str, Any]] = []
-    for name, run in picked.items():
-        if isinstance(run, str):
-            rows.append({"model": name, "run": run})
-            continue
-        config = OmegaConf.to_container(OmegaConf.load(run / "config.yaml"), resolve=True)
-        diff = same_data(config, {"source": source, **data_options})  # type: ignore[arg-type]
-        if diff:
-            rows.append({"model": name, "run": na(f"{run} was trained on other data: {diff}")})
-        else:
-            usable[name] = run
+    source = data_options.pop("source")
+    data_name = data_options["name"]
+    device = pick_device(options.device)
+    picked = pick_runs(options, {"source": source, **data_options})
+    usable = {name: p for name, p in picked.items() if p.run is not None}
+    rows: list[dict[str, Any]] = [{"model": name, "run": na(p.reason)} for name, p in picked.items() if p.run is None]
     if not usable:
         raise ZooError(
             f"no finished runs to compare on {data_name} under {options.runs_dir}/. "
             f"Train some first, e.g. python train.py model=dcgan data={data_name}"
-            + "".join(
-                f"\n  {r['model']}: {r['run']}"
-                for r in rows
-                if str(r["run"]).startswith("n/a: ") and "other data" in r["run"]
-            )
+            + "".join(f"\n  {r['model']}: {r['run']}" for r in rows if "other data" in r["run"])
         )
     data = build_data(source, **data_options)
+    key = data_key(data, {"source": source, **data_options})
 
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    out = Path(options.out) if options.out else Path(options.runs_dir) / "compare" / stamp
-    out.mkdir(parents=True, exist_ok=True)
-    log.info("comparing %s on %s -> %s", ", ".join(usable), data.info.name, out)
-    ref = build_reference(data, options)
-    scored = [real_row(ref, options, data.info.num_classes)]
-    images: dict[str, dict[str, torch.Tensor]] = {}
-    for name, run in usable.items():
-        log.info("scoring %s (%s)", name, run)
-        started = time.perf_counter()
-        try:
-            row, imgs = model_row(name, run, data, ref, options, device)
-        except ZooError as e:  # one unloadable run does not sink the comparison
-            rows.append({"model": name, "run": na(f"cannot load: {e}")})
-            continue
-        log.info("%s scored in %.0f s", name, time.perf_counter() - started)
-        scored.append(row)
-        images[name] = imgs
-    rows = scored + rows
-    write_report(out, rows, ref, options, data)
-    grids = write_grids(out, images, data)
+    out, stamp = output_folder(options)
+    try:
+        log.info("comparing %s on %s -> %s (data key %s)", ", ".join(usable), data.info.name, out, key)
+        ref = build_reference(data, options, key)
+        scored = [real_row(ref, options, data.info.num_classes)]
+        images: dict[str, dict[str, torch.Tensor]] = {}
+        for name, choice in usable.items():
+            log.info("scoring %s (%s)", name, choice.run)
+            started = time.perf_counter()
+            try:
+                row, imgs = model_row(name, choice.run, data, ref, options, device)
+            except ZooError as e:  # one unloadable run does not sink the comparison
+                rows.append({"model": name, "run": na(f"cannot load: {e}")})
+                continue
+            if choice.unfinished:
+                row["unfinished"] = choice.unfinished
+            log.info("%s scored in %.0f s", name, time.perf_counter() - started)
+            scored.append(row)
+            images[name] = imgs
+        rows = scored + rows
+        grids = write_grids(out, images, data)
+        write_report(out, rows, ref, options, data)  # last: a report on disk is a complete one
+    except BaseException:
+        if not any(out.iterdir()):
+            out.rmdir()
+        raise
     print(markdown_table(rows))
     for line in reasons(rows):
         print(line)
     print(f"report: {out / 'report.md'}")
+    if len(scored) == 1:
+        raise ZooError(
+            f"no model could be scored on {data_name} (the report in {out} says why for each); "
+            "fix or retrain those runs and compare again"
+        )
 
     tracker = tracker_factory(out, data.info.name, stamp)
     try:
@@ -527,20 +612,13 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     return out
 
 
-def options_from_config(config: dict[str, Any]) -> CompareOptions:
-    known = set(CompareOptions.__dataclass_fields__) - {"metrics"}
-    metric_keys = set(MetricOptions.__dataclass_fields__)
-    unknown = set(config.get("metrics") or {}) - metric_keys
-    if unknown:
-        raise ZooError(f"unknown metrics option(s) {sorted(unknown)}; the options are {sorted(metric_keys)}")
-    runs = config.get("runs")
-    if isinstance(runs, str):
-        runs = [runs]
-    return CompareOptions(
-        **{k: config[k] for k in known if k in config and k != "runs"},
-        runs=runs,
-        metrics=MetricOptions(**(config.get("metrics") or {})),
-    )
+def check_compare_config(config: dict[str, Any]) -> tuple[CompareOptions, LoggerConfig]:
+    """Every option of a ``compare.py`` configuration, checked before anything is read or written."""
+    options = check(CompareOptions, config, "")
+    logger = check(LoggerConfig, options.logger, "logger.")
+    source, data_options = split_group(options.data, "source", "data.")
+    check_data_options(source, **data_options)
+    return options, logger
 
 
 def main(cfg) -> None:
@@ -552,14 +630,14 @@ def main(cfg) -> None:
     setup_logging()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     try:
-        options = options_from_config(config)
+        options, logger = check_compare_config(config)
         if options.progress is None:
             options.progress = sys.stderr.isatty()
 
         def tracker(out: Path, data_name: str, stamp: str) -> Tracker:
             return Tracker(
-                mode=config["logger"]["mode"],
-                project=config["logger"]["project"],
+                mode=logger.mode,
+                project=logger.project,
                 run_dir=out,
                 name=f"compare-{data_name}-{stamp}",
                 group=data_name,
@@ -567,7 +645,12 @@ def main(cfg) -> None:
                 config=config,
             )
 
-        compare(options, config["data"], tracker)
+        compare(options, options.data, tracker)
     except ZooError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(
+            "interrupted: no report was written for this comparison (its files are complete or absent)", file=sys.stderr
+        )
+        raise SystemExit(130) from None

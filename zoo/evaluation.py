@@ -3,26 +3,30 @@
 - every model: nothing here (sample quality metrics live in ``compare.py``);
 - ``can_encode``: reconstruction MSE in [0, 1] pixel units on the test images;
 - ``has_likelihood``: test negative log-likelihood in nats per image and bits per dimension
-  (``nll_is_bound`` = 1 when the figure is an upper bound, e.g. the VAE's IWAE estimate).
+  (``nll_is_bound`` = 1 when the figure is an upper bound: the VAE's IWAE estimate, Glow's
+  dequantised one-sample figure; the model's ``likelihood_kind`` says which, in words).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from tqdm import tqdm
 
 from zoo.data.base import ImageDataset
 from zoo.models.base import GenerativeModel
+from zoo.options import Count, Options, Seed
 
 
-@dataclass
-class EvalConfig:
-    n_test: int | None = 10000  # None: the whole test split
-    batch_size: int = 250
-    iw_samples: int = 100  # importance samples for likelihood bounds
-    seed: int = 0
+class EvalConfig(Options):
+    """``eval.*``: the held-out evaluation at the end of training."""
+
+    n_test: Count | None = 10000  # None: the whole test split
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 250
+    iw_samples: Annotated[int, Field(ge=1, le=10_000)] = 100  # importance samples for likelihood bounds
+    seed: Seed = 0
 
 
 @torch.no_grad()

@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid, save_image
 
-from zoo.errors import ZooError
+from zoo.files import atomic_write
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
     """Save images (B, C, H, W) in [0, 1] as one PNG grid, written atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     nrow = nrow or max(1, int(math.sqrt(len(images))))
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    try:
-        save_image(images.detach().float().cpu().clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5)
-        os.replace(tmp, path)
-    except OSError as e:  # disk full, quota, read-only folder
-        tmp.unlink(missing_ok=True)
-        raise ZooError(f"could not write image grid {path}: {e.strerror or e}. Free some space and rerun.") from None
+    atomic_write(
+        path,
+        lambda tmp: save_image(images.detach().float().cpu().clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5),
+        "image grid",
+        "free some space and rerun.",
+    )
     return path
 
 
@@ -54,8 +51,4 @@ def labelled_columns(columns: dict[str, torch.Tensor], path: Path, scale: int = 
         canvas.paste(image, (x, header))
         draw.text((x + 2, 1), name[: max(4, image.width // 6)], fill="black")
         x += image.width + gap
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    canvas.save(tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, canvas.save, "image", "free some space and rerun.")

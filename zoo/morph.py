@@ -13,30 +13,31 @@ PNG strip into ``<run>/morphs/`` (or ``out=``). Works for every model that can e
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 from PIL import Image
+from pydantic import Field
 
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
 from zoo.images import save_grid
 from zoo.models.base import GenerativeModel
+from zoo.options import Options, check
 from zoo.trained import load_trained
 
 Latent = torch.Tensor | list[torch.Tensor]
 
 
-@dataclass
-class MorphOptions:
+class MorphOptions(Options):
     run: str = ""
     a: str = "0"
     b: str = "1"
-    frames: int = 32
-    mode: str = "slerp"  # slerp | linear
-    fps: int = 12
-    scale: int = 4  # nearest-neighbour enlargement of the GIF frames
+    frames: Annotated[int, Field(ge=2, le=1000)] = 32
+    mode: Literal["slerp", "linear"] = "slerp"
+    fps: Annotated[int, Field(ge=1, le=100)] = 12
+    scale: Annotated[int, Field(ge=1, le=64)] = 4  # nearest-neighbour enlargement of the GIF frames
     out: str | None = None  # default: <run>/morphs
     checkpoint: str | None = None  # default: <run>/checkpoints/last.pt
     data_root: str | None = None  # where the run's data lives now, if it moved
@@ -117,14 +118,14 @@ def _pick(spec: str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str
 
 
 def parse_options(argv: list[str]) -> MorphOptions:
-    known = {f.name: f for f in fields(MorphOptions)}
-    values: dict[str, object] = {}
+    """``key=value`` arguments, each checked (type and range) by ``MorphOptions``."""
+    values: dict[str, str] = {}
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if not sep or key not in known:
-            raise ZooError(f"unknown argument '{arg}'; use key=value with keys {', '.join(known)}")
-        values[key] = int(value) if known[key].type in ("int", int) else value
-    options = MorphOptions(**values)  # type: ignore[arg-type]
+        if not sep:
+            raise ZooError(f"argument '{arg}' is not key=value; the keys are {', '.join(MorphOptions.model_fields)}")
+        values[key] = None if value in ("null", "None", "") else value
+    options = check(MorphOptions, values, "")
     if not options.run:
         raise ZooError("say which run to use: python -m zoo.morph run=runs/<model>-<data>/<time> a=0 b=1")
     return options

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
-from zoo.app import build_model
+from zoo.build import build
 from zoo.checkpoint import load_checkpoint
-from zoo.data import build_data
 from zoo.data.base import DataBundle
 from zoo.ema import EMA
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
+from zoo.runs import read_config
 
 
 @dataclass
@@ -42,26 +41,14 @@ def load_trained(
 
     ``data_root`` replaces the data root recorded in the run (data moved, another machine)."""
     run_dir = Path(run_dir)
+    config = read_config(run_dir)
     config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise ZooError(
-            f"{run_dir} is not a genzoo run folder (no config.yaml). Pass a folder under runs/<model>-<data>/."
-        )
     checkpoint = Path(checkpoint) if checkpoint else run_dir / "checkpoints" / "last.pt"
-    config: dict[str, Any] = OmegaConf.to_container(OmegaConf.load(config_path), resolve=True)  # type: ignore[assignment]
     state = load_checkpoint(checkpoint)
-
-    data_options = dict(config["data"])
-    if data_root is not None:
-        data_options["root"] = data_root
-    source = data_options.pop("source")
-    data = build_data(source, **data_options)
-
-    model_options = dict(config["model"])
-    name = model_options.pop("name")
+    name = config["model"].get("name")
     if state.get("model_name") not in (None, name):
         raise ZooError(f"{checkpoint} holds a '{state.get('model_name')}' model but {config_path} says '{name}'.")
-    model = build_model(name, data.info, model_options)
+    data, model = build(config, data_root)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:

@@ -16,11 +16,11 @@ import math
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field, field_validator
 from tqdm import tqdm
 
 from zoo import distributed
@@ -31,6 +31,7 @@ from zoo.errors import NonFiniteLossError, ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.images import pairs, save_grid
 from zoo.models.base import GenerativeModel, Stepper
+from zoo.options import Count, Decay, Options, PositiveFloat
 from zoo.runs import write_status
 from zoo.seeding import rng_state, seed_everything, set_rng_state
 from zoo.tracking import Tracker
@@ -38,26 +39,33 @@ from zoo.tracking import Tracker
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainerConfig:
-    max_steps: int = 5000
-    max_minutes: float | None = None  # wall-clock budget over the whole run (resumes included)
-    batch_size: int = 64
-    device: str = "auto"  # auto: CUDA when present, else CPU
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU; or 32, bf16, fp16
-    grad_clip: float | None = None  # max gradient norm per optimizer step
-    ema_decay: float | None = None  # e.g. 0.999: average the model's ema_modules
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    n_samples: int = 64
+class TrainerConfig(Options):
+    """``trainer.*`` (defaults in ``conf/config.yaml``; a model's YAML may override them)."""
+
+    max_steps: Count = 5000
+    max_minutes: PositiveFloat | None = None  # wall-clock budget over the whole run (resumes included)
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"  # auto: CUDA when present
+    precision: Literal["auto", "32", "bf16", "fp16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    grad_clip: PositiveFloat | None = None  # max gradient norm per optimizer step
+    ema_decay: Decay | None = None  # e.g. 0.999: average the model's ema_modules
+    log_every: Count = 50
+    sample_every: Count = 500
+    checkpoint_every: Count = 500
+    n_samples: Annotated[int, Field(ge=1, le=1024)] = 64
     progress: bool | None = None  # None: a progress bar when stderr is a terminal
-    threads: int | None = None  # torch CPU threads (None: torch's default)
-    nan_policy: str = "stop"  # stop: a non-finite loss ends the run | skip: drop that update, count it
-    max_skipped_in_a_row: int = 100  # nan_policy=skip gives up after this many skipped batches in a row
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = None  # torch CPU threads (None: torch's default)
+    nan_policy: Literal["stop", "skip"] = "stop"  # stop: a non-finite loss ends the run | skip: drop that update
+    max_skipped_in_a_row: Count = 100  # nan_policy=skip gives up after this many skipped batches in a row
     compile: bool = False  # torch.compile each network (its forward) where it works
     channels_last: bool = False  # NHWC memory layout for convolutions (faster on recent GPUs)
     sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over all processes (CUDA)
+    resume: str = "auto"  # auto | none | <run dir or .pt> (read by train.py when it picks the run folder)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, value: Any) -> Any:
+        return str(value) if value == 32 and not isinstance(value, bool) else value  # Hydra reads 32 as a number
 
 
 def pick_device(name: str) -> torch.device:
@@ -70,9 +78,6 @@ def pick_device(name: str) -> torch.device:
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype, or None for full fp32."""
-    choices = {"auto", "32", "bf16", "fp16"}
-    if precision not in choices:
-        raise ZooError(f"trainer.precision must be one of {', '.join(sorted(choices))}; got '{precision}'")
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     if precision == "32":
@@ -80,6 +85,15 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         raise ZooError(f"trainer.precision={precision} needs a CUDA device; on {device.type} use 32 or auto")
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def check_devices(cfg: TrainerConfig, world: int) -> torch.device:
+    """The device, refusing what it cannot do (precision, SyncBatchNorm) before anything is written."""
+    device = pick_device(cfg.device)
+    autocast_dtype(cfg.precision, device)
+    if cfg.sync_batchnorm and world > 1 and device.type != "cuda":
+        raise ZooError("trainer.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm runs on GPUs only)")
+    return device
 
 
 class Trainer:
@@ -96,13 +110,11 @@ class Trainer:
     ):
         self.cfg, self.data, self.run_dir, self.tracker = cfg, data, Path(run_dir), tracker
         self.seed, self.eval_cfg, self.run_config = seed, eval_cfg, run_config or {}
-        self.device = pick_device(cfg.device)
-        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.device = check_devices(cfg, self.world)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self.main = self.rank == 0  # only rank 0 logs and writes files
         if cfg.sync_batchnorm and self.world > 1:
-            if self.device.type != "cuda":
-                raise ZooError("trainer.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm runs on GPUs only)")
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
@@ -385,17 +397,10 @@ class Trainer:
         self._append_metrics({"step": self.step, **results})
         (self.run_dir / "eval.json").write_text(json.dumps({"step": self.step, **results}, indent=2) + "\n")
         self.tracker.log({k: v for k, v in results.items() if k.startswith("test/")}, self.step)
-        self.tracker.summary(results)
+        kind = {"test/likelihood": f"{self.model.likelihood_kind} on {self.model.likelihood_data}"}
+        self.tracker.summary(results | (kind if self.model.has_likelihood else {}))
         self.save("finished", finished=True)
         for name, path in grids.items():
             log.info("%s: %s", name, path)
         log.info("finished at step %d: %s", self.step, ", ".join(f"{k}={v:.4g}" for k, v in results.items()))
         return results
-
-
-def trainer_config(options: dict[str, Any]) -> TrainerConfig:
-    known = set(asdict(TrainerConfig()))
-    unknown = set(options) - known
-    if unknown:
-        raise ZooError(f"unknown trainer option(s) {sorted(unknown)}; known: {sorted(known)}")
-    return TrainerConfig(**options)

@@ -145,4 +145,7 @@ def test_an_unknown_data_name(tmp_path):
 
 
 def test_a_model_option_that_does_not_exist_names_the_valid_ones(quickdraw_root, tmp_path):
-    refused(run_train(*fast(quickdraw_root, "dcgan"), "+model.depth=3", cwd=tmp_path), "has no option(s) ['depth']")
+    refused(
+        run_train(*fast(quickdraw_root, "dcgan"), "+model.depth=3", cwd=tmp_path),
+        "unknown option model.depth; the options of model are betas, latent_dim, lr, width",
+    )

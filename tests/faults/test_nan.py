@@ -14,6 +14,8 @@ from tests.test_trainer import make_trainer
 from zoo.checkpoint import load_checkpoint
 from zoo.errors import ZooError
 from zoo.models.dcgan import DCGAN
+from zoo.options import check
+from zoo.trainer import TrainerConfig
 
 
 class NaNAt(DCGAN):
@@ -72,6 +74,6 @@ def test_skip_gives_up_after_too_many_skipped_batches_in_a_row(tmp_path):
         NaNAt.nan_steps = (5,)
 
 
-def test_an_unknown_policy_is_refused(tmp_path):
-    with pytest.raises(ZooError, match=r"trainer\.nan_policy must be stop or skip"):
-        make_trainer(tmp_path, nan_policy="ignore")
+def test_an_unknown_policy_is_refused():
+    with pytest.raises(ZooError, match=r"trainer\.nan_policy='ignore' is not valid: it should be 'stop' or 'skip'"):
+        check(TrainerConfig, {"nan_policy": "ignore"}, "trainer.")

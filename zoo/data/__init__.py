@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.data.base import BatchStream, DataBundle, DataInfo, ImageDataset
+from zoo.options import checked_options
 from zoo.registry import DATASETS
 
-__all__ = ["BatchStream", "DataBundle", "DataInfo", "ImageDataset", "build_data"]
+__all__ = ["BatchStream", "DataBundle", "DataInfo", "ImageDataset", "build_data", "check_data_options"]
 
 
 def build_data(source: str, name: str, **options: Any) -> DataBundle:
-    """Build the data set registered as ``source``; ``name`` labels runs and dashboards."""
-    return DATASETS.get(source)(name=name, **options)
+    """Build the data set registered as ``source``; ``name`` labels runs and dashboards. The
+    options are checked against the source's typed signature first (one message for a bad one)."""
+    make = DATASETS.get(source)
+    return make(**checked_options(make, {"name": name, **options}, "data."))
+
+
+def check_data_options(source: str, name: str, **options: Any) -> None:
+    """Refuse bad data options without reading any data."""
+    make = DATASETS.get(source)
+    checked_options(make, {"name": name, **options}, "data.")

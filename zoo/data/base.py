@@ -118,7 +118,8 @@ class BatchStream:
         self.position = start
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
-    def _check(self, batch_size: int) -> None:
+    def check(self, batch_size: int) -> None:
+        """Refuse a batch larger than the training set (checked at start, and before each batch)."""
         if len(self.dataset) < batch_size:
             raise ZooError(
                 f"the training set has {len(self.dataset)} images, fewer than the batch size {batch_size} "
@@ -142,7 +143,7 @@ class BatchStream:
                 f"the batch size {b} does not split evenly over {world} processes: the batch size is global "
                 f"(all processes together); use a multiple of {world}"
             )
-        self._check(b)
+        self.check(b)
         n = len(self.dataset)
         epoch, offset = divmod(self.position, n)
         if offset + b > n:  # not enough left in this epoch

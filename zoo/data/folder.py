@@ -8,6 +8,7 @@ rather than hours later inside a data-loader worker. The split into train/test i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, seeded_split
 from zoo.errors import ZooError
+from zoo.options import Fraction, ImageSize, Name, Seed
 from zoo.registry import DATASETS
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -51,17 +53,15 @@ def _decode_all(files: list[Path], image_size: int, channels: int, desc: str, pr
 
 @DATASETS.register("folder")
 def folder(
-    name: str,
+    name: Name,
     root: str,
     path: str,
-    image_size: int = 64,
-    channels: int = 3,
-    test_fraction: float = 0.05,
-    split_seed: int = 0,
+    image_size: ImageSize = 64,
+    channels: Literal[1, 3] = 3,
+    test_fraction: Fraction = 0.05,
+    split_seed: Seed = 0,
     progress: bool = True,
 ) -> DataBundle:
-    if channels not in (1, 3):
-        raise ZooError(f"data.channels must be 1 or 3, got {channels}")
     directory = Path(path).expanduser()
     if not directory.is_absolute():
         directory = Path(root).expanduser() / directory

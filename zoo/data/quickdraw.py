@@ -12,14 +12,17 @@ import difflib
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, fit_to_size, seeded_split
 from zoo.data.download import download_file
 from zoo.errors import ZooError
+from zoo.options import Count, Fraction, ImageSize, Name, Seed
 from zoo.registry import DATASETS
 
 OFFICIAL_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
@@ -97,20 +100,23 @@ def fetch_category(root: Path, category: str, download: bool, base_url: str, pro
 
 @DATASETS.register("quickdraw")
 def quickdraw(
-    name: str,
+    name: Name,
     root: str,
-    categories: list[str],
-    max_per_category: int | None = None,
-    test_fraction: float = 0.1,
-    split_seed: int = 0,
-    image_size: int = 32,
+    categories: Annotated[list[str], Field(min_length=1)],
+    max_per_category: Count | None = None,
+    test_fraction: Fraction = 0.1,
+    split_seed: Seed = 0,
+    image_size: ImageSize = 32,
     download: bool = True,
     base_url: str = OFFICIAL_URL,
     progress: bool = True,
 ) -> DataBundle:
-    if not categories:
-        raise ZooError("data.categories is empty; name at least one Quick, Draw! category")
     official = [resolve_category(c) for c in categories]
+    twice = sorted({c for c in official if official.count(c) > 1})
+    if twice:  # two labels for one category would also put the same doodles in train and test
+        raise ZooError(
+            f"data.categories names {', '.join(repr(c) for c in twice)} more than once; list each category once"
+        )
     root_path = Path(root).expanduser() / "quickdraw"
     train_x, train_y, test_x, test_y = [], [], [], []
     for label, category in enumerate(official):

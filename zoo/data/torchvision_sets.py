@@ -16,6 +16,7 @@ from tqdm import tqdm
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, fit_to_size
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
+from zoo.options import ImageSize, Name
 from zoo.registry import DATASETS
 
 
@@ -46,17 +47,17 @@ def _digits(title: str, name: str, root: str, image_size: int, download: bool) -
 
 
 @DATASETS.register("mnist")
-def mnist(name: str, root: str, image_size: int = 28, download: bool = True) -> DataBundle:
+def mnist(name: Name, root: str, image_size: ImageSize = 28, download: bool = True) -> DataBundle:
     return _digits("MNIST", name, root, image_size, download)
 
 
 @DATASETS.register("fashion_mnist")
-def fashion_mnist(name: str, root: str, image_size: int = 28, download: bool = True) -> DataBundle:
+def fashion_mnist(name: Name, root: str, image_size: ImageSize = 28, download: bool = True) -> DataBundle:
     return _digits("FashionMNIST", name, root, image_size, download)
 
 
 @DATASETS.register("cifar10")
-def cifar10(name: str, root: str, image_size: int = 32, download: bool = True) -> DataBundle:
+def cifar10(name: Name, root: str, image_size: ImageSize = 32, download: bool = True) -> DataBundle:
     from torchvision import datasets
 
     parts = [_open(datasets.CIFAR10, "CIFAR10", Path(root), download, train=t) for t in (True, False)]
@@ -70,7 +71,7 @@ def cifar10(name: str, root: str, image_size: int = 32, download: bool = True) -
 
 
 @DATASETS.register("flowers102")
-def flowers102(name: str, root: str, image_size: int = 64, download: bool = True) -> DataBundle:
+def flowers102(name: Name, root: str, image_size: ImageSize = 64, download: bool = True) -> DataBundle:
     """Oxford Flowers-102. Its official train and val splits are small (1,020 each), so we train on
     train + test (7,169 images) and hold out val (1,020)."""
     from torchvision import datasets

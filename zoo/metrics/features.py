@@ -122,10 +122,14 @@ def zoo_space(
     batch_size: int = 128,
     seed: int = 0,
     progress: bool = False,
+    data_key: str = "",
 ) -> FeatureSpace:
-    """genzoo's feature network for this data set, trained once and cached under ``cache_dir``."""
+    """genzoo's feature network for this data set, trained once and cached under ``cache_dir``.
+
+    ``data_key`` names exactly which images ``train`` and ``test`` are (``compare`` passes a hash
+    of their pixels and labels): the cache is shared only by comparisons on the same images."""
     task = _task(info)
-    key = f"{info.name}-{info.image_size}px-{len(train)}train-{task}-seed{seed}-steps{steps}"
+    key = f"{info.name}-{data_key or len(train)}-{info.image_size}px-{task}-seed{seed}-steps{steps}-batch{batch_size}"
     path = Path(cache_dir) / f"featurenet-{key}.pt"
     outputs = info.num_classes if task == "classes" else 4
     net = FeatureNet(info.channels, outputs)

@@ -26,9 +26,11 @@ section 3.1); ``r1_every=1`` is the paper's every-step penalty.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from zoo import distributed
@@ -37,6 +39,7 @@ from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, set_requires_grad
 from zoo.nn.progressive import Phase, ProgressiveSchedule, blend_real, downsample, upsample_to
 from zoo.nn.style import MLP, EncoderBlock, EqualizedConv2d, GeneratorBlock, pixel_norm
+from zoo.options import AdamBetas, Count, Decay, Layers, LearningRate, Probability, Size, Weight
 from zoo.registry import MODELS
 
 
@@ -77,13 +80,18 @@ class StyleGenerator(nn.Module):
         self.bias_initialised.fill_(True)
 
     def forward(
-        self, styles: torch.Tensor, level: int, blend: float, generator: torch.Generator | None = None
+        self,
+        styles: torch.Tensor,
+        level: int,
+        blend: float,
+        generator: torch.Generator | None = None,
+        shared_noise: bool = False,
     ) -> torch.Tensor:
         x = previous = None
         for i in range(level + 1):
             if i == level and blend < 1.0:
                 previous = self.to_rgb[i - 1](x)  # the level below's image, to fade from
-            x = self.blocks[i](x, styles[:, 2 * i], styles[:, 2 * i + 1], generator)
+            x = self.blocks[i](x, styles[:, 2 * i], styles[:, 2 * i + 1], generator, shared_noise)
         image = self.to_rgb[level](x)  # (B, C, 4 * 2^level, same)
         if previous is not None:
             image = torch.lerp(F.interpolate(previous, scale_factor=2, mode="nearest"), image, blend)
@@ -168,25 +176,29 @@ class ALAE(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        latent_dim: int = 128,
-        w_dim: int = 128,
-        mapping_layers: int = 8,
-        mapping_lr_mul: float = 0.1,
-        discriminator_layers: int = 3,
-        channel_base: int = 1024,
-        max_channels: int = 128,
-        levels: int | None = None,
-        images_per_level: int | Sequence[int] = 30_000,
-        fade_images: int = 15_000,
-        batch_sizes: int | Sequence[int] = 32,
-        r1_gamma: float = 10.0,
-        r1_every: int = 4,
-        mixing_prob: float = 0.9,
-        truncation_psi: float = 0.7,
-        w_avg_decay: float = 0.995,
-        mixing_schedule: Sequence[str | Sequence[int]] = ("coarse", "middle", "fine"),
-        lr: float = 0.002,
-        betas: tuple[float, float] = (0.0, 0.99),
+        latent_dim: Size = 128,
+        w_dim: Size = 128,
+        mapping_layers: Layers = 8,
+        mapping_lr_mul: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1,
+        discriminator_layers: Layers = 3,
+        channel_base: Annotated[int, Field(ge=4, le=65536)] = 1024,
+        max_channels: Size = 128,
+        levels: Annotated[int, Field(ge=1, le=9)] | None = None,
+        images_per_level: Count | list[Count] = 30_000,
+        fade_images: Annotated[int, Field(ge=0)] = 15_000,
+        batch_sizes: Annotated[int, Field(ge=1, le=65536)] | list[Annotated[int, Field(ge=1, le=65536)]] = 32,
+        r1_gamma: Weight = 10.0,
+        r1_every: Annotated[int, Field(ge=1, le=1000)] = 4,
+        mixing_prob: Probability = 0.9,
+        truncation_psi: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7,
+        w_avg_decay: Decay = 0.995,
+        mixing_schedule: Sequence[Literal["coarse", "middle", "fine"] | list[Annotated[int, Field(ge=0)]]] = (
+            "coarse",
+            "middle",
+            "fine",
+        ),
+        lr: LearningRate = 0.002,
+        betas: AdamBetas = (0.0, 0.99),
     ):
         super().__init__(info)
         self.schedule = ProgressiveSchedule(info.image_size, images_per_level, fade_images, batch_sizes, levels)
@@ -260,8 +272,10 @@ class ALAE(GenerativeModel):
             styles = torch.where(layer < cutoff, styles, w2[:, None])
         return styles
 
-    def generate(self, w: torch.Tensor, phase: Phase, mix: bool = False, generator=None) -> torch.Tensor:
-        return self.generator(self.styles(w, mix), phase.level, phase.blend, generator)
+    def generate(
+        self, w: torch.Tensor, phase: Phase, mix: bool = False, generator=None, shared_noise: bool = False
+    ) -> torch.Tensor:
+        return self.generator(self.styles(w, mix), phase.level, phase.blend, generator, shared_noise)
 
     def fake_batch(self, n: int, phase: Phase, mix: bool) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.mapping(torch.randn(n, self.latent_dim, device=self.device))
@@ -338,14 +352,15 @@ class ALAE(GenerativeModel):
     def decode(
         self, w: torch.Tensor, y: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """w -> image; the noise inputs come from ``generator`` (by default a fixed seed, so that
-        reconstructions and morphs are reproducible)."""
+        """w -> image; one noise map shared by the batch, from ``generator`` (by default a fixed
+        seed), so that a reconstruction or morph frame is the same whatever else is in its batch."""
         generator = generator or torch.Generator(device=w.device).manual_seed(0)
-        return self._full_size(self.generate(w, self.phase, generator=generator))
+        return self._full_size(self.generate(w, self.phase, generator=generator, shared_noise=True))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """``n`` images; ``truncation`` < 1 pulls w towards its running mean (the truncation trick)."""
+        """``n`` independent images, each with its own noise maps (from ``generator``, so that a seed
+        gives the same samples); ``truncation`` < 1 pulls w towards its running mean (the truncation trick)."""
         w = self.mapping(torch.randn(n, self.latent_dim, device=self.device, generator=generator))
         w = torch.lerp(self.w_avg.expand_as(w).to(w.dtype), w, truncation)
         return self._full_size(self.generate(w, self.phase, generator=generator))
@@ -361,7 +376,7 @@ class ALAE(GenerativeModel):
             styles[:, :, layer] = w_src[None, :]
         styles = styles.flatten(0, 1)  # (D * S, layers, w)
         generator = generator or torch.Generator(device=w_dst.device).manual_seed(0)
-        return self._full_size(self.generator(styles, self.phase.level, self.phase.blend, generator))
+        return self._full_size(self.generator(styles, self.phase.level, self.phase.blend, generator, shared_noise=True))
 
     @torch.no_grad()
     def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -22,16 +22,19 @@ optimizer; E and G are updated ``ae_steps`` times per D/C update.
 from __future__ import annotations
 
 import itertools
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
+from pydantic import Field
 from torch import nn
 
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.nn.resblocks import ResBlock
+from zoo.options import AdamBetas, LearningRate, Size, Weight
 from zoo.registry import MODELS
 
 
@@ -157,14 +160,14 @@ class AlphaGAN(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        latent_dim: int = 64,
-        width: int = 16,
-        code_hidden: int = 750,
-        recon_weight: float = 30.0,
-        ae_steps: int = 2,
-        adversarial: str = "nonsaturating",
-        lr: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
+        latent_dim: Size = 64,
+        width: Size = 16,
+        code_hidden: Size = 750,
+        recon_weight: Weight = 30.0,
+        ae_steps: Annotated[int, Field(ge=1, le=100)] = 2,
+        adversarial: Literal["nonsaturating", "ratio"] = "nonsaturating",
+        lr: LearningRate = 2e-4,
+        betas: AdamBetas = (0.5, 0.999),
     ):
         super().__init__(info)
         if adversarial not in ("ratio", "nonsaturating"):

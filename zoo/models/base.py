@@ -7,7 +7,8 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
 
 - ``can_encode``: ``encode``/``decode``/``reconstruct`` are implemented;
 - ``has_likelihood``: ``nll`` returns per-image negative log-likelihoods in nats;
-  ``likelihood_is_bound`` says it is an upper bound (e.g. a VAE's IWAE bound), not exact.
+  ``likelihood_is_bound`` says it is an upper bound (a VAE's IWAE bound, a dequantised flow's
+  figure), and ``likelihood_kind`` says in words what kind of figure it is.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class GenerativeModel(nn.Module):
     can_encode: ClassVar[bool] = False
     has_likelihood: ClassVar[bool] = False
     likelihood_is_bound: ClassVar[bool] = False
+    # how the figure relates to -log p(x), for reports: "exact", "upper bound", "... estimate of ..."
+    likelihood_kind: ClassVar[str] = "exact"
     # decode(z) and prior(n) exist even without an encoder (a GAN's generator): compare.py can then
     # invert the model by optimising z per image (``invert_gan=true``)
     can_decode: ClassVar[bool] = False

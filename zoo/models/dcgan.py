@@ -25,6 +25,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, set_requires_grad
+from zoo.options import AdamBetas, LearningRate, Size
 from zoo.registry import MODELS
 
 
@@ -95,10 +96,10 @@ class DCGAN(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        latent_dim: int = 100,
-        width: int = 64,
-        lr: float = 2e-4,
-        betas: tuple[float, float] = (0.5, 0.999),
+        latent_dim: Size = 100,
+        width: Size = 64,
+        lr: LearningRate = 2e-4,
+        betas: AdamBetas = (0.5, 0.999),
     ):
         super().__init__(info)
         self.latent_dim, self.lr, self.betas = latent_dim, lr, tuple(betas)

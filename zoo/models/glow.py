@@ -1,6 +1,6 @@
 """Glow — Kingma & Dhariwal (2018), "Glow: Generative Flow with Invertible 1x1 Convolutions".
 
-An invertible network f maps an image x to latents z = f(x), with an exact log-likelihood by the
+An invertible network f maps an image x to latents z = f(x), with an exact log-density by the
 change of variables:
 
     log p(x) = log p(z) + sum_i log |det df_i/df_{i-1}|
@@ -25,14 +25,17 @@ and shifts every prior's mean and log-scale through a learned per-class embeddin
 from __future__ import annotations
 
 import math
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.nn.flows import FlowStep, LogitTransform, ZeroConv2d, squeeze, unsqueeze
+from zoo.options import LearningRate, Size
 from zoo.registry import MODELS
 
 LOG_2PI = math.log(2 * math.pi)
@@ -116,22 +119,29 @@ class Level(nn.Module):
 class Glow(GenerativeModel):
     can_encode = True
     has_likelihood = True
-    likelihood_is_bound = False  # exact density of the dequantised data (the paper's figure)
+    # -log p(x + u) for one draw of the dequantisation noise u: a one-sample estimate of
+    # E_u[-log p(x + u)] + D log n_bins, which bounds the discrete -log P(x) from above (the paper's figure)
+    likelihood_is_bound = True
+    likelihood_kind = "one-sample estimate of an upper bound (uniform dequantisation)"
 
     def __init__(
         self,
         info: DataInfo,
-        K: int = 16,
-        L: int | None = None,
-        hidden_channels: int = 128,
-        coupling: str = "affine",
-        n_bits: int = 8,
+        K: Annotated[int, Field(ge=1, le=256)] = 16,
+        L: Annotated[int, Field(ge=1, le=8)] | None = None,
+        hidden_channels: Size = 128,
+        coupling: Literal["affine", "additive"] = "affine",
+        n_bits: Annotated[int, Field(ge=1, le=8)] = 8,
         conditional: bool = False,
-        temperature: float = 0.7,
-        sample_temperatures: tuple[float, ...] = (0.5, 0.7, 1.0),
-        logit_alpha: float | None = None,
-        lr: float = 1e-3,
-        warmup_steps: int = 500,
+        temperature: Annotated[float, Field(gt=0.0, le=10.0)] = 0.7,
+        sample_temperatures: Annotated[tuple[Annotated[float, Field(gt=0.0, le=10.0)], ...], Field(min_length=1)] = (
+            0.5,
+            0.7,
+            1.0,
+        ),
+        logit_alpha: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None,
+        lr: LearningRate = 1e-3,
+        warmup_steps: Annotated[int, Field(ge=0)] = 500,
     ):
         super().__init__(info)
         if coupling not in ("affine", "additive"):

@@ -21,6 +21,7 @@ x ~ Bernoulli(intensity) afresh; the test set is binarised once with a fixed see
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from einops import rearrange
@@ -30,6 +31,7 @@ from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.nn.likelihoods import LIKELIHOODS
+from zoo.options import LearningRate, Size, Weight
 from zoo.registry import MODELS
 
 
@@ -105,17 +107,18 @@ class VAE(GenerativeModel):
     can_encode = True
     has_likelihood = True
     likelihood_is_bound = True  # the IWAE estimate bounds -log p(x) from above
+    likelihood_kind = "upper bound"
     ema_modules = ("encoder", "decoder")
 
     def __init__(
         self,
         info: DataInfo,
-        latent_dim: int = 32,
-        width: int = 32,
-        hidden: int = 512,
-        beta: float = 1.0,
-        likelihood: str = "auto",
-        lr: float = 1e-3,
+        latent_dim: Size = 32,
+        width: Size = 32,
+        hidden: Size = 512,
+        beta: Weight = 1.0,
+        likelihood: Literal["auto", "bernoulli", "logistic"] = "auto",
+        lr: LearningRate = 1e-3,
     ):
         super().__init__(info)
         if likelihood == "auto":

@@ -96,12 +96,13 @@ class NoiseInput(nn.Module):
         super().__init__()
         self.strength = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Training draws a noise map per image; with a ``generator`` one map is shared by the whole
-        batch, so that an image never depends on its neighbours (reproducible reconstructions,
-        style-mixing grids whose cells differ only by style)."""
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, shared: bool = False) -> torch.Tensor:
+        """A noise map per image (from ``generator`` when given), as StyleGAN draws it for training
+        and sampling; ``shared``: one map for the whole batch, so that an image never depends on
+        its neighbours (reproducible reconstructions, style-mixing grids whose cells differ only
+        by style)."""
         b, _, h, w = x.shape
-        noise = torch.randn(1 if generator is not None else b, 1, h, w, device=x.device, generator=generator)
+        noise = torch.randn(1 if shared else b, 1, h, w, device=x.device, generator=generator)
         return x + self.strength * noise.to(x.dtype)
 
 
@@ -120,15 +121,20 @@ class GeneratorBlock(nn.Module):
         self.noise1, self.style1 = NoiseInput(out_channels), AdaIN(out_channels, w_dim)
 
     def forward(
-        self, x: torch.Tensor | None, w0: torch.Tensor, w1: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor | None,
+        w0: torch.Tensor,
+        w1: torch.Tensor,
+        generator: torch.Generator | None = None,
+        shared_noise: bool = False,
     ) -> torch.Tensor:
         if self.first:
             x = self.const.expand(len(w0), -1, -1, -1)  # (B, C, 4, 4)
         else:
             x = self.conv0(F.interpolate(x, scale_factor=2, mode="nearest"))  # (B, C', 2H, 2W)
-        x = self.style0(F.leaky_relu(self.noise0(x, generator), 0.2), w0)
+        x = self.style0(F.leaky_relu(self.noise0(x, generator, shared_noise), 0.2), w0)
         x = self.conv1(x)
-        return self.style1(F.leaky_relu(self.noise1(x, generator), 0.2), w1)
+        return self.style1(F.leaky_relu(self.noise1(x, generator, shared_noise), 0.2), w1)
 
 
 class EncoderBlock(nn.Module):

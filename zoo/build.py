@@ -1,0 +1,105 @@
+"""One path from a configuration to objects: every option checked, then the data and the model.
+
+``check_train_config`` validates every group of ``train.py``'s options (types, ranges, choices,
+unknown keys) without reading any data, so a bad value costs nothing; ``build`` then makes the
+``DataBundle`` and the ``GenerativeModel``. ``train.py``, ``compare.py``, ``zoo.morph`` and the
+benches all come through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from zoo.data import build_data, check_data_options
+from zoo.data.base import DataBundle, DataInfo
+from zoo.errors import ZooError
+from zoo.evaluation import EvalConfig
+from zoo.models.base import GenerativeModel
+from zoo.options import Name, Options, Seed, check, checked_options
+from zoo.registry import MODELS
+from zoo.trainer import TrainerConfig
+
+
+class LoggerConfig(Options):
+    mode: Literal["auto", "online", "offline", "disabled"] = "auto"
+    project: Name = "genzoo"
+
+
+class RunOptions(Options):
+    """The top level of ``conf/config.yaml``; each group has its own schema."""
+
+    seed: Seed = 0
+    runs_dir: str = "runs"
+    trainer: dict[str, Any]
+    eval: dict[str, Any]
+    model: dict[str, Any]
+    data: dict[str, Any]
+    logger: dict[str, Any]
+
+
+@dataclass
+class TrainSetup:
+    """A training configuration after every check: typed groups, plus the model and data options
+    as the model and data source will receive them."""
+
+    seed: int
+    runs_dir: str
+    trainer: TrainerConfig
+    eval: EvalConfig
+    logger: LoggerConfig
+    model_name: str
+    model_options: dict[str, Any]
+    data_source: str
+    data_options: dict[str, Any]
+
+
+def split_group(group: dict[str, Any], key: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    """(``group[key]``, the other options) for the ``name`` of a model or the ``source`` of data."""
+    options = dict(group)
+    value = options.pop(key, None)
+    if not isinstance(value, str) or not value:
+        raise ZooError(f"{prefix}{key} is missing or not a name; pick one with {prefix.rstrip('.')}=<name>")
+    return value, options
+
+
+def check_model_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The model's options checked against its ``__init__`` signature (its types and ranges)."""
+    return checked_options(MODELS.get(name).__init__, options, "model.", fixed=("info",))
+
+
+def check_train_config(config: dict[str, Any]) -> TrainSetup:
+    """Every option of a ``train.py`` configuration, checked before anything is read or written."""
+    top = check(RunOptions, config, "")
+    model_name, model_options = split_group(top.model, "name", "model.")
+    data_source, data_options = split_group(top.data, "source", "data.")
+    data_name = data_options.pop("name", None)
+    setup = TrainSetup(
+        seed=top.seed,
+        runs_dir=top.runs_dir,
+        trainer=check(TrainerConfig, top.trainer, "trainer."),
+        eval=check(EvalConfig, top.eval, "eval."),
+        logger=check(LoggerConfig, top.logger, "logger."),
+        model_name=model_name,
+        model_options=check_model_options(model_name, model_options),
+        data_source=data_source,
+        data_options={"name": data_name, **data_options},
+    )
+    check_data_options(data_source, **setup.data_options)
+    return setup
+
+
+def build_model(name: str, info: DataInfo, options: dict[str, Any]) -> GenerativeModel:
+    """The registered model ``name`` for data described by ``info``, its options checked."""
+    return MODELS.get(name)(info=info, **check_model_options(name, options))
+
+
+def build(config: dict[str, Any], data_root: str | None = None) -> tuple[DataBundle, GenerativeModel]:
+    """The data and the (untrained) model a configuration describes; ``data_root`` replaces the
+    data's recorded root (data moved, another machine)."""
+    model_name, model_options = split_group(config["model"], "name", "model.")
+    data_source, data_options = split_group(config["data"], "source", "data.")
+    if data_root is not None:
+        data_options["root"] = data_root
+    data = build_data(data_source, **data_options)
+    return data, build_model(model_name, data.info, model_options)
