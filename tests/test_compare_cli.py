@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,52 @@ def test_invert_gan_fills_the_reconstruction_column_labelled_as_inversion(traine
     assert isinstance(dcgan["recon_mse"], float)
     assert dcgan["recon_method"].startswith("inversion (z optimised per image, 5 Adam steps, 8 test images)")
     assert (out / "recons.png").is_file()
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    shutil.copytree(run, dest)
+    return dest
+
+
+def test_an_unfinished_run_is_scored_and_the_report_says_so(trained, tmp_path):
+    workdir, root = trained
+    live = copy_run(next((workdir / "runs" / "vae-quickdraw").iterdir()), tmp_path / "vae-live")
+    status = json.loads((live / "run.json").read_text())
+    (live / "run.json").write_text(json.dumps(status | {"status": "running"}))
+    out = tmp_path / "cmp"
+    result = run_compare(*compare_args(root, out), "logger.mode=disabled", f"runs=[{live}]", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    report = (out / "report.md").read_text()
+    assert "Unfinished runs" in report and "| vae (unfinished: status running at step 4) |" in report
+
+
+def test_when_no_model_can_be_scored_compare_fails(trained, tmp_path):
+    workdir, root = trained
+    broken = copy_run(next((workdir / "runs" / "dcgan-quickdraw").iterdir()), tmp_path / "dcgan-broken")
+    (broken / "checkpoints" / "last.pt").write_text("not a checkpoint")
+    out = tmp_path / "cmp"
+    result = run_compare(*compare_args(root, out), "logger.mode=disabled", f"runs=[{broken}]", cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no model could be scored on quickdraw")
+    assert "cannot load" in (out / "report.md").read_text()  # the reasons are written down
+
+
+def test_ctrl_c_during_compare_leaves_no_report_and_no_traceback(trained, tmp_path):
+    workdir, root = trained
+    env = {**os.environ, "WANDB_SILENT": "true"}
+    out = tmp_path / "cmp"
+    args = [*compare_args(root, out), "logger.mode=disabled", "metrics.feature_net_steps=100000"]
+    command = [sys.executable, str(ROOT / "compare.py"), f"runs_dir={workdir / 'runs'}", "progress=false", *args]
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "comparing" not in seen:  # the reference is being built: a long feature-network training
+        line = proc.stderr.readline()
+        assert line, seen
+        seen += line
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, seen + rest
+    assert "Traceback" not in rest and "interrupted" in rest
+    assert not (out / "report.md").exists()

@@ -149,3 +149,43 @@ def test_a_model_option_that_does_not_exist_names_the_valid_ones(quickdraw_root,
         run_train(*fast(quickdraw_root, "dcgan"), "+model.depth=3", cwd=tmp_path),
         "unknown option model.depth; the options of model are betas, latent_dim, lr, width",
     )
+
+
+def test_resuming_a_run_with_other_data_is_refused_naming_the_difference(quickdraw_root, trained, tmp_path):
+    before = digests(trained)
+    args = [
+        a.replace("data.categories=[cat,smiley_face]", "data.categories=[cat]") for a in fast(quickdraw_root, "dcgan")
+    ]
+    result = run_train(*args, f"trainer.resume={trained}", cwd=tmp_path)
+    refused(result, "was trained on other data (data.categories: checkpoint ['cat', 'smiley_face'], now ['cat'])")
+    assert digests(trained) == before  # neither config.yaml nor run.json rewritten
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(quickdraw_root, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my training notes")
+    result = run_train(*fast(quickdraw_root, "dcgan"), f"trainer.resume={notes}", cwd=tmp_path)
+    refused(result, "not a checkpoint at all")
+    assert "weights_only=False" not in result.stderr  # never the advice that would run a file's code
+    assert notes.read_text() == "my training notes"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_runs_folder_that_cannot_be_created_is_one_message(quickdraw_root, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("runs_dir points below this file")
+    result = run_train(*fast(quickdraw_root, "dcgan"), f"runs_dir={blocker / 'runs'}", cwd=tmp_path)
+    refused(result, "cannot create a run folder under")
+    assert blocker.read_text() == "runs_dir points below this file"
+
+
+def test_a_precision_the_device_cannot_do_is_refused_before_a_folder_exists(quickdraw_root, tmp_path):
+    refused(run_train(*fast(quickdraw_root, "dcgan"), "trainer.precision=fp16", cwd=tmp_path), "needs a CUDA device")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_batch_larger_than_the_data_is_refused_before_a_folder_exists(quickdraw_root, tmp_path):
+    args = [a.replace("trainer.batch_size=16", "trainer.batch_size=5000") for a in fast(quickdraw_root, "dcgan")]
+    refused(run_train(*args, cwd=tmp_path), "fewer than the batch size 5000")
+    assert not (tmp_path / "runs").exists()

@@ -14,6 +14,7 @@ from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
 from zoo.models.alae import ALAE, named_layers
 from zoo.nn.progressive import ProgressiveSchedule
+from zoo.nn.style import NoiseInput
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, TrainerConfig
 
@@ -279,3 +280,26 @@ def test_the_generator_starts_at_the_data_mean_once():
     assert all(torch.allclose(rgb.bias, torch.tensor([-0.8])) for rgb in model.generator.to_rgb[1:])  # untrained yet
     model.train_step(x + 0.5, torch.zeros(8, dtype=torch.long))
     assert torch.allclose(model.generator.to_rgb[2].bias, torch.tensor([-0.8]))  # not redone
+
+
+def test_samples_of_one_batch_draw_their_own_noise_and_reconstructions_share_one():
+    """Two images of one batch with the same styles differ only by their noise maps: sampling
+    gives each its own (seeded), decoding shares one so an image never depends on its batch."""
+    model = at_level(alae(), 2).eval()
+    with torch.no_grad():
+        for module in model.generator.modules():
+            if isinstance(module, NoiseInput):
+                module.strength.fill_(1.0)  # trained strengths; zero at initialisation
+    w = torch.randn(1, 8).expand(2, -1)
+    styles = model.styles(w, mix=False)
+    with torch.no_grad():
+        own = model.generator(styles, 2, 1.0, torch.Generator().manual_seed(3))
+        again = model.generator(styles, 2, 1.0, torch.Generator().manual_seed(3))
+        shared = model.generator(styles, 2, 1.0, torch.Generator().manual_seed(3), shared_noise=True)
+    assert not torch.allclose(own[0], own[1])  # independent samples
+    assert torch.equal(own, again)  # and reproducible from the seed
+    assert torch.equal(shared[0], shared[1])
+    decoded = model.decode(w)
+    assert torch.equal(decoded[0], decoded[1])
+    samples = model.sample(4, torch.Generator().manual_seed(0))
+    assert torch.equal(samples, model.sample(4, torch.Generator().manual_seed(0)))

@@ -157,3 +157,16 @@ def test_conditional_run_writes_one_row_per_class():
     grid = model.extra_grids(x, y, torch.Generator().manual_seed(0))["samples_by_class"]
     assert grid.shape == (3 * 8, 1, 8, 8)  # saved with 8 per row: rows are classes 0, 1, 2
     assert "samples_by_class" not in glow(size=8).extra_grids(x, y, torch.Generator().manual_seed(0))
+
+
+def test_the_likelihood_is_labelled_a_one_sample_estimate_of_an_upper_bound():
+    """With uniform dequantisation -log p(x + u) estimates, from one draw of u, an upper bound on
+    the discrete -log P(x): never "exact" in a report, the evaluation or W&B."""
+    from zoo.evaluation import EvalConfig, evaluate
+
+    model = glow()
+    assert model.likelihood_is_bound
+    assert model.likelihood_kind == "one-sample estimate of an upper bound (uniform dequantisation)"
+    data = tiny_bundle(n_test=8, size=4)
+    results = evaluate(model, data.test, EvalConfig(n_test=8, batch_size=8), torch.device("cpu"))
+    assert results["test/nll_is_bound"] == 1.0
