@@ -118,3 +118,15 @@ def test_an_unfinished_run_given_by_name_is_scored_and_said_to_be_unfinished(tmp
     live = fake_run(tmp_path, "2026-01-01_00-00-00", ["cat", "smiley_face"], status="running", step=40)
     picked = pick_runs(CompareOptions(runs_dir=str(tmp_path), runs=[str(live)]), BASE)
     assert picked["dcgan"].run == live and picked["dcgan"].unfinished == "status running at step 40"
+
+
+def test_a_corrupt_config_is_one_message_for_morph_and_every_loader(tmp_path):
+    from zoo.trained import load_trained
+
+    run = fake_run(tmp_path, "2026-01-01_00-00-00", ["cat"])
+    (run / "config.yaml").write_bytes(b"\x00\xff not yaml: [")
+    with pytest.raises(ZooError, match=r"config.yaml cannot be read"):
+        load_trained(run)
+    (run / "config.yaml").write_text("just a string\n")
+    with pytest.raises(ZooError, match=r"is not a genzoo run configuration"):
+        load_trained(run)

@@ -15,7 +15,7 @@ from zoo.metrics.features import embed, inception_candidates, inception_space, z
 def test_zoo_classifier_is_trained_cached_and_read_back(tmp_path):
     data = tiny_bundle(n_train=256, n_test=64)
     first = zoo_space(data.train, data.test, data.info, tmp_path, steps=60, batch_size=32)
-    cached = list(tmp_path.glob("featurenet-tiny-16px-256train-classes-seed0-steps60.pt"))
+    cached = list(tmp_path.glob("featurenet-tiny-256-16px-classes-seed0-steps60-batch32.pt"))
     assert len(cached) == 1
     assert first.classify is not None and first.accuracy > 0.8  # left/right square: easy
     assert "classifier" in first.label and "not comparable with Inception" in first.label
