@@ -3,6 +3,7 @@ helper that runs the real ``train.py`` entry point in a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset
 from zoo.models.base import GenerativeModel
@@ -79,30 +79,23 @@ def tiny_bundle(
     return DataBundle(ImageDataset(*make(n_train)), ImageDataset(*make(n_test)), info)
 
 
-# Tiny widths of every registered model: the CLI tests pass them as overrides, the others build
-# the model directly with tiny_model().
-TINY = {
-    "dcgan": ["model.width=4", "model.latent_dim=8"],
-    "vae": ["model.width=4", "model.hidden=16", "model.latent_dim=4"],
-    "glow": ["model.K=2", "model.hidden_channels=8", "model.sample_temperatures=[0.5,1.0]"],
-    "alpha_gan": ["model.width=4", "model.latent_dim=8", "model.code_hidden=16"],
-    "alae": [  # 2 steps per level: 4 steps reach 16x16
-        "model.latent_dim=8",
-        "model.w_dim=8",
-        "model.mapping_layers=2",
-        "model.channel_base=64",
-        "model.max_channels=8",
-        "model.images_per_level=16",
-        "model.fade_images=8",
-        "model.batch_sizes=8",
-    ],
-}
+def tiny_overrides(name: str) -> list[str]:
+    """The model's own ``tiny`` options as command-line overrides (``model.width=4``, ...)."""
+    return [
+        f"model.{k}={json.dumps(list(v) if isinstance(v, tuple) else v).replace(' ', '')}"
+        for k, v in MODELS.get(name).tiny.items()
+    ]
+
+
+# Every registered model at its own tiny widths (``GenerativeModel.tiny``): a new model is in every
+# test that iterates over this the moment it registers.
+TINY = {name: tiny_overrides(name) for name in MODELS.names()}
 
 
 def tiny_model(name: str, info: DataInfo) -> GenerativeModel:
-    """The registered model ``name`` at the tiny widths of ``TINY``."""
-    options = OmegaConf.to_container(OmegaConf.from_dotlist(TINY[name]))["model"]
-    return MODELS.get(name)(info=info, **options)
+    """The registered model ``name`` at its tiny widths."""
+    cls = MODELS.get(name)
+    return cls(info=info, **cls.tiny)
 
 
 def run_train(*overrides: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -11,9 +11,10 @@ import pytest
 
 from tests.conftest import TINY, run_train
 from tests.wandb_records import logged
+from zoo.registry import MODELS
 
-ENCODES = {"vae", "glow", "alpha_gan", "alae"}
-LIKELIHOOD = {"vae", "glow"}
+ENCODES = {name for name in MODELS.names() if MODELS.get(name).can_encode}
+LIKELIHOOD = {name for name in MODELS.names() if MODELS.get(name).has_likelihood}
 
 
 def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
@@ -42,7 +43,7 @@ def only_run(tmp_path: Path, name: str) -> Path:
     return runs[0]
 
 
-@pytest.mark.parametrize("model", ["dcgan", "vae", "glow", "alpha_gan", "alae"])
+@pytest.mark.parametrize("model", MODELS.names())
 def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

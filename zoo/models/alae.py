@@ -26,7 +26,7 @@ section 3.1); ``r1_every=1`` is the paper's every-step penalty.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -172,6 +172,17 @@ def named_layers(name: str, levels: int) -> list[int]:
 class ALAE(GenerativeModel):
     can_encode = True
     ema_modules = ("mapping", "generator")
+
+    tiny: ClassVar[dict[str, Any]] = {  # 2 steps of batch 8 per level: 4 steps reach 16x16
+        "latent_dim": 8,
+        "w_dim": 8,
+        "mapping_layers": 2,
+        "channel_base": 64,
+        "max_channels": 8,
+        "images_per_level": 16,
+        "fade_images": 8,
+        "batch_sizes": 8,
+    }
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ optimizer; E and G are updated ``ae_steps`` times per D/C update.
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -156,6 +156,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: list[torch.Tensor
 class AlphaGAN(GenerativeModel):
     can_encode = True
     ema_modules = ("encoder", "generator")
+
+    tiny: ClassVar[dict[str, Any]] = {"width": 4, "latent_dim": 8, "code_hidden": 16}
 
     def __init__(
         self,

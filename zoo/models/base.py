@@ -121,6 +121,9 @@ class GenerativeModel(nn.Module):
     # invert the model by optimising z per image (``invert_gan=true``)
     can_decode: ClassVar[bool] = False
     ema_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks the trainer may average (generators)
+    # the smallest options that still build every network and take every code path: the contract
+    # tests (tests/models/test_contract.py) and the command-line tests train the model with them
+    tiny: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, info: DataInfo):
         super().__init__()

@@ -17,6 +17,7 @@ Both use ``-log sigmoid(a) = softplus(-a)`` on the discriminator's logit ``a``.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -92,6 +93,8 @@ class Discriminator(nn.Module):
 class DCGAN(GenerativeModel):
     can_decode = True  # no encoder, but codes can be searched for (GAN inversion in compare.py)
     ema_modules = ("generator",)
+
+    tiny: ClassVar[dict[str, Any]] = {"width": 4, "latent_dim": 8}
 
     def __init__(
         self,

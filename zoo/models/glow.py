@@ -25,7 +25,7 @@ and shifts every prior's mean and log-scale through a learned per-class embeddin
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -123,6 +123,8 @@ class Glow(GenerativeModel):
     # E_u[-log p(x + u)] + D log n_bins, which bounds the discrete -log P(x) from above (the paper's figure)
     likelihood_is_bound = True
     likelihood_kind = "one-sample estimate of an upper bound (uniform dequantisation)"
+
+    tiny: ClassVar[dict[str, Any]] = {"K": 2, "hidden_channels": 8, "sample_temperatures": (0.5, 1.0)}
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ x ~ Bernoulli(intensity) afresh; the test set is binarised once with a fixed see
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from einops import rearrange
@@ -109,6 +109,8 @@ class VAE(GenerativeModel):
     likelihood_is_bound = True  # the IWAE estimate bounds -log p(x) from above
     likelihood_kind = "upper bound"
     ema_modules = ("encoder", "decoder")
+
+    tiny: ClassVar[dict[str, Any]] = {"width": 4, "hidden": 16, "latent_dim": 4}
 
     def __init__(
         self,

@@ -1,0 +1,99 @@
+"""The model contract, checked for every registered model at its own ``tiny`` options, so a new
+model is tested the moment it registers: a training step returns finite numbers and moves the
+weights; samples have the data's shape and lie in [0, 1]; each declared capability has its methods
+and they behave; a checkpoint round-trips. A deliberately broken model fails the check."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tests.conftest import tiny_bundle
+from zoo.checkpoint import load_checkpoint, save_checkpoint
+from zoo.data.base import DataInfo
+from zoo.models.base import GenerativeModel, Stepper
+from zoo.registry import MODELS
+
+
+def check_contract(cls: type[GenerativeModel], tmp_path) -> None:
+    """Every promise of ``zoo/models/base.py`` that ``cls`` makes; an AssertionError names the first broken one."""
+    torch.manual_seed(0)
+    data = tiny_bundle(size=16)
+    shape = (data.info.channels, data.info.image_size, data.info.image_size)
+    model = cls(info=data.info, **cls.tiny)
+    model.setup_optimizers()
+    model.stepper = Stepper()
+    assert model.optimizers, "configure_optimizers() returned no optimizer"
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = data.train.batch(torch.arange(16))
+    model.train()
+    for _ in range(2):
+        metrics = model.train_step(x, y)
+        model.stepper.end_iteration()
+    assert metrics and all(isinstance(v, float) and math.isfinite(v) for v in metrics.values()), metrics
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)), "no weight moved"
+
+    model.eval()
+    with torch.no_grad():
+        samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (5, *shape), samples.shape
+    assert samples.min() >= 0 and samples.max() <= 1, "samples leave [0, 1]"
+    xt, yt = data.test.batch(torch.arange(6))
+    if cls.can_encode:
+        with torch.no_grad():
+            recon = model.reconstruct(xt, yt)
+        assert recon.shape == xt.shape and recon.min() >= 0 and recon.max() <= 1, "reconstruct()"
+    if cls.has_likelihood:
+        with torch.no_grad():
+            nll = model.nll(xt, generator=torch.Generator().manual_seed(0), y=yt)
+        assert nll.shape == (6,) and torch.isfinite(nll).all(), "nll() must give one finite value per image"
+        assert cls.likelihood_kind and model.likelihood_data
+    if cls.can_decode:
+        z = model.prior(3, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+        out = model.decode(z)
+        assert out.shape == (3, *shape), "decode(prior(n))"
+        (grad,) = torch.autograd.grad(out.sum(), z)
+        assert grad.abs().sum() > 0, "decode() must be differentiable in z"
+
+    save_checkpoint({"model": model.state_dict(), "step": 2}, tmp_path / "contract.pt")
+    again = cls(info=data.info, **cls.tiny)
+    again.load_state_dict(load_checkpoint(tmp_path / "contract.pt")["model"])
+    again.eval()
+    with torch.no_grad():
+        assert torch.equal(again.sample(5, generator=torch.Generator().manual_seed(0)), samples), "checkpoint"
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_every_registered_model_keeps_the_contract(name, tmp_path):
+    check_contract(MODELS.get(name), tmp_path)
+
+
+class SamplesOutOfRange(GenerativeModel):
+    """Trains, but its samples are in [-1, 1]: the mistake every new GAN makes once."""
+
+    tiny = {}  # noqa: RUF012
+
+    def __init__(self, info: DataInfo):
+        super().__init__(info)
+        self.net = torch.nn.Linear(4, info.dims)
+
+    def configure_optimizers(self):
+        return {"net": torch.optim.SGD(self.net.parameters(), lr=0.1)}
+
+    def train_step(self, x, y):
+        loss = (self.net(torch.randn(len(x), 4)) - x.flatten(1)).pow(2).mean()
+        self.optimize(loss, "net")
+        return {"loss": loss.item()}
+
+    def sample(self, n, generator=None):
+        out = torch.tanh(self.net(torch.randn(n, 4, generator=generator)))
+        return out.view(n, self.info.channels, self.info.image_size, self.info.image_size)
+
+
+def test_a_broken_model_registered_under_a_temporary_name_fails_the_contract(tmp_path, monkeypatch):
+    monkeypatch.setitem(MODELS._items, "broken_toy", SamplesOutOfRange)
+    assert "broken_toy" in MODELS.names()  # a registered model is in the parametrization above
+    with pytest.raises(AssertionError, match=r"samples leave \[0, 1\]"):
+        check_contract(MODELS.get("broken_toy"), tmp_path)
