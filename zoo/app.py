@@ -22,7 +22,7 @@ from zoo.checkpoint import load_checkpoint
 from zoo.data import build_data
 from zoo.data.base import BatchStream
 from zoo.errors import ZooError
-from zoo.files import remove_stale_temporaries
+from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.tracking import Tracker
@@ -84,45 +84,51 @@ def train(cfg: DictConfig) -> Path:
 
     fp = fingerprint(config)
     runs_dir = Path(setup.runs_dir)
-    picked = None
+    picked: tuple | ZooError | None = None
     if distributed.is_main():  # rank 0 alone holds the run's lock and writes its files
         try:
             picked = resolve_run(tcfg.resume, runs_dir, setup.model_name, data.info.name, fp)
         except ZooError as e:
             picked = e
-    shared = distributed.broadcast_object(picked if not isinstance(picked, tuple) else picked[:2])
+    shared = distributed.broadcast_object(picked[:2] if isinstance(picked, tuple) else picked)
     if isinstance(shared, ZooError):
         raise shared
     run_dir, checkpoint = shared  # every process continues the run rank 0 picked
     lock = picked[2] if isinstance(picked, tuple) else None
     try:
-        return _train_in(run_dir, checkpoint, lock, cfg, config, setup, data, model, fp)
+        state = claim(run_dir, checkpoint, lock, runs_dir, cfg, config, fp, setup.model_name, data.info.name)
+        return _fit(run_dir, state, config, setup, data, model)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _train_in(run_dir, checkpoint, lock, cfg, config, setup, data, model, fp) -> Path:
-    main = distributed.is_main()  # rank 0 writes the run's files; the others train in step with it
-    tcfg, runs_dir = setup.trainer, Path(setup.runs_dir)
+def claim(run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, cfg, config, fp, model_name, data_name):
+    """The checkpoint's state (None for a new run), after checking that it belongs to this
+    configuration; rank 0 then writes the run's config and status. A refusal, or a folder that
+    cannot be written, leaves a new run's folder removed and an existing run untouched."""
+    main = distributed.is_main()
+    new_folder = checkpoint is None or run_dir not in checkpoint.parents  # made by resolve_run for this run
     try:
         state = load_checkpoint(checkpoint) if checkpoint else None
         if state is not None:
             check_same_run(state, config, checkpoint)
         if main:
             remove_stale_temporaries(run_dir)  # of a writer killed mid-write; we hold the lock now
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-            write_status(run_dir, fingerprint=fp, model=setup.model_name, data=data.info.name, status="starting")
-    except (ZooError, OSError) as e:
-        if main and not (run_dir / "checkpoints").exists():
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True), "run configuration")
+            write_status(run_dir, fingerprint=fp, model=model_name, data=data_name, status="starting")
+        return state
+    except ZooError:
+        if main and new_folder:  # take it back whole
             for name in ("config.yaml", "run.json"):
                 (run_dir / name).unlink(missing_ok=True)
-            discard_if_empty(run_dir, runs_dir, lock)  # a refused run leaves nothing behind
-        if isinstance(e, OSError):
-            raise ZooError(
-                f"cannot write to the run folder {run_dir}: {e.strerror or e}. Free some space or fix its permissions."
-            ) from None
+            discard_if_empty(run_dir, runs_dir, lock)
         raise
+
+
+def _fit(run_dir: Path, state, config, setup, data, model) -> Path:
+    main = distributed.is_main()
+    tcfg = setup.trainer
     file_log = logging.FileHandler(run_dir / "train.log") if main else None
     if file_log is not None:
         file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

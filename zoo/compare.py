@@ -359,14 +359,12 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str) -> Refe
                     data_key=key,
                 )
             )
-        elif name == "inception":
+        else:  # "inception" (the schema allows no other)
             space = inception_space(opts.inception_weights)
             if isinstance(space, str):
                 unavailable["inception"] = space.removeprefix("n/a: ")
             else:
                 spaces.append(space)
-        else:
-            raise ZooError(f"metrics.feature_spaces: unknown space '{name}'; choose from zoo, inception")
     features = {}
     for space in spaces:  # the reference features, computed once per data set, sample and network
         path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-data{key}-n{n_train}-seed{options.seed}.pt"
@@ -650,7 +648,5 @@ def main(cfg) -> None:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        print(
-            "interrupted: no report was written for this comparison (its files are complete or absent)", file=sys.stderr
-        )
+        print("interrupted; a report.md in the comparison folder is complete, as it is written last", file=sys.stderr)
         raise SystemExit(130) from None

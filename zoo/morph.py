@@ -22,6 +22,7 @@ from pydantic import Field
 
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
+from zoo.files import atomic_write
 from zoo.images import save_grid
 from zoo.models.base import GenerativeModel
 from zoo.options import Options, check
@@ -93,11 +94,14 @@ def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
         if scale > 1:
             img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
         images.append(img)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.gif")
-    images[0].save(tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=False)
-    tmp.replace(path)
-    return path
+    return atomic_write(
+        path,
+        lambda tmp: images[0].save(
+            tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=False
+        ),
+        "animation",
+        "free some space and rerun.",
+    )
 
 
 def _pick(spec: str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:

@@ -160,12 +160,11 @@ def resolve_run(resume: str, runs_dir: Path, model: str, data: str, fp: str) -> 
     """(run folder, checkpoint to resume from or None, this process's lock on the folder) for
     ``trainer.resume=auto|none|<path>``."""
     resume = str(resume)
-    if resume == "none":
-        return _new(runs_dir, model, data)
-    if resume == "auto":
-        found = find_resumable(runs_dir, model, data, fp)
+    if resume in ("none", "auto"):
+        found = find_resumable(runs_dir, model, data, fp) if resume == "auto" else None
         if found is None:
-            return _new(runs_dir, model, data)
+            run_dir, lock = new_run_dir(runs_dir, model, data)
+            return run_dir, None, lock
         run_dir, lock = found
         return run_dir, run_dir / "checkpoints" / "last.pt", lock
     path = Path(resume).expanduser()
@@ -186,11 +185,6 @@ def resolve_run(resume: str, runs_dir: Path, model: str, data: str, fp: str) -> 
         return run_dir, path, lock
     run_dir, lock = new_run_dir(runs_dir, model, data)
     return run_dir, path, lock
-
-
-def _new(runs_dir: Path, model: str, data: str) -> tuple[Path, None, RunLock]:
-    run_dir, lock = new_run_dir(runs_dir, model, data)
-    return run_dir, None, lock
 
 
 # -- what a run was trained on -----------------------------------------------------------------------

@@ -43,15 +43,17 @@ def test_the_cache_key_changes_with_everything_that_defines_the_images(quickdraw
 
 
 def test_the_key_of_a_folder_follows_its_pictures(tmp_path):
+    """Same options, other pictures in the folder: another key (the pixels are hashed, not only
+    the options that name them)."""
     from PIL import Image
 
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    options = {"name": "folder", "root": str(tmp_path), "path": "pictures", "image_size": 8, "progress": False}
     keys = []
     for shade in (40, 200):
-        folder = tmp_path / f"set{shade}"
-        folder.mkdir()
         for i in range(4):
             Image.new("RGB", (8, 8), (shade, i * 30, 0)).save(folder / f"{i}.png")
-        options = {"name": "folder", "root": str(tmp_path), "path": folder.name, "image_size": 8, "progress": False}
         keys.append(data_key(build_data("folder", **options), {"source": "folder", **options}))
     assert keys[0] != keys[1]
 

@@ -14,11 +14,9 @@ __all__ = ["BatchStream", "DataBundle", "DataInfo", "ImageDataset", "build_data"
 def build_data(source: str, name: str, **options: Any) -> DataBundle:
     """Build the data set registered as ``source``; ``name`` labels runs and dashboards. The
     options are checked against the source's typed signature first (one message for a bad one)."""
-    make = DATASETS.get(source)
-    return make(**checked_options(make, {"name": name, **options}, "data."))
+    return DATASETS.get(source)(**check_data_options(source, name, **options))
 
 
-def check_data_options(source: str, name: str, **options: Any) -> None:
-    """Refuse bad data options without reading any data."""
-    make = DATASETS.get(source)
-    checked_options(make, {"name": name, **options}, "data.")
+def check_data_options(source: str, name: str, **options: Any) -> dict[str, Any]:
+    """The options of the data source ``source``, checked without reading any data."""
+    return checked_options(DATASETS.get(source), {"name": name, **options}, "data.")
