@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zoo.data import build_data
 from zoo.data.base import DataBundle, DataInfo, ImageDataset
 from zoo.evaluation import EvalConfig
-from zoo.models.base import set_requires_grad
+from zoo.models.base import frozen
 from zoo.models.dcgan import DCGAN
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, TrainerConfig
@@ -62,12 +62,11 @@ def hand_loop(data: DataBundle, steps: int, batch_size: int, device: torch.devic
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        set_requires_grad(D, False)
-        loss_g = F.softplus(-D(fake)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        set_requires_grad(D, True)
+        with frozen(D):
+            loss_g = F.softplus(-D(fake)).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return steps * batch_size / (time.perf_counter() - start)

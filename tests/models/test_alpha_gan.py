@@ -10,7 +10,8 @@ from torch import nn
 from tests.conftest import tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
-from zoo.models.alpha_gan import AlphaGAN, discriminator_loss, fool_loss
+from zoo.models.alpha_gan import AlphaGAN, fool_loss
+from zoo.nn.losses import discriminator_loss
 
 
 def alpha_gan(size=16, channels=1, **kw) -> AlphaGAN:
@@ -60,7 +61,7 @@ def test_fooling_terms_push_the_discriminator_output_towards_real(form):
 
 def test_discriminator_loss_pushes_real_up_and_every_fake_kind_down():
     real, rec, gen = (torch.randn(6, requires_grad=True) for _ in range(3))
-    discriminator_loss(real, [rec, gen]).backward()
+    discriminator_loss(real, rec, gen).backward()
     assert (real.grad < 0).all() and (rec.grad > 0).all() and (gen.grad > 0).all()
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from zoo.checkpoint import save_checkpoint
 from zoo.data.base import DataInfo, ImageDataset
 from zoo.errors import ZooError
+from zoo.nn.pixels import to_signed
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class FeatureNet(nn.Module):
         self.head = nn.Linear(4 * width, outputs)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x * 2 - 1).mean(dim=(2, 3))  # (B, 4 * width)
+        return self.body(to_signed(x)).mean(dim=(2, 3))  # (B, 4 * width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zoo.nn.pixels import to_signed
+
 _KERNEL_1D = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
 
 
@@ -93,7 +95,7 @@ def pyramid_descriptors(
     """Normalised 7x7 descriptors per pyramid level for images (N, C, H, W) in [0, 1]."""
     per_level: list[list[torch.Tensor]] = []
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].float() * 2 - 1
+        x = to_signed(images[start : start + batch_size].float())
         for i, level in enumerate(laplacian_pyramid(x)):
             if i == len(per_level):
                 per_level.append([])

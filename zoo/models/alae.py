@@ -36,7 +36,9 @@ from torch import nn
 from zoo import distributed
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
-from zoo.models.base import GenerativeModel, set_requires_grad
+from zoo.models.base import GenerativeModel, frozen
+from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
+from zoo.nn.pixels import to_signed, to_unit
 from zoo.nn.progressive import Phase, ProgressiveSchedule, blend_real, downsample, upsample_to
 from zoo.nn.style import MLP, EncoderBlock, EqualizedConv2d, GeneratorBlock, pixel_norm
 from zoo.options import AdamBetas, Count, Decay, Layers, LearningRate, Probability, Size, Weight
@@ -134,19 +136,12 @@ class LatentDiscriminator(nn.Module):
 
 
 # -- losses (Algorithm 1) --------------------------------------------------------------------------
-def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """softplus(D(E(G(F(z))))) + softplus(-D(E(x))), the non-saturating logistic loss."""
-    return F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
-
-
+# L_adv^{E,D} is zoo.nn.losses.discriminator_loss(D(E(x)), D(E(G(F(z))))); L_adv^{F,G} is
+# nonsaturating_generator_loss(D(E(G(F(z))))): the logistic loss every GAN here shares.
 def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E ||grad_x D(E(x))||^2 on real images (``real`` must require grad)."""
     (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
-
-
-def generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
-    return F.softplus(-d_fake).mean()
 
 
 def latent_reconstruction_loss(w: torch.Tensor, w_rec: torch.Tensor) -> torch.Tensor:
@@ -306,7 +301,7 @@ class ALAE(GenerativeModel):
     def step_ii_loss(self, n: int, phase: Phase) -> torch.Tensor:
         """Step II (F, G): make D call E(G(F(z))) real."""
         _, fake = self.fake_batch(n, phase, mix=True)
-        return generator_loss(self.discriminator(self.encoder(fake, phase.level, phase.blend)))
+        return nonsaturating_generator_loss(self.discriminator(self.encoder(fake, phase.level, phase.blend)))
 
     def step_iii_loss(self, n: int, phase: Phase) -> torch.Tensor:
         """Step III (E, G): w -> G -> E gives w back; F(z) is a fixed target (no gradient to F)."""
@@ -317,7 +312,7 @@ class ALAE(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         phase = self.phase
-        real = blend_real(x * 2 - 1, phase)  # (B, C, r, r) at the level's resolution
+        real = blend_real(to_signed(x), phase)  # (B, C, r, r) at the level's resolution
         n = len(real)
         if not self.generator.bias_initialised:
             self.generator.init_output_bias(real)
@@ -327,12 +322,9 @@ class ALAE(GenerativeModel):
         self.optimize(i["adv"] + 0.5 * self.r1_gamma * self.r1_every * i["r1"], "encoder", "discriminator")
         self.d_steps += 1
 
-        set_requires_grad(self.encoder, False)  # E and D are on step II's path but not its to update
-        set_requires_grad(self.discriminator, False)
-        loss_adv_g = self.step_ii_loss(n, phase)
-        self.optimize(loss_adv_g, "mapping", "generator")
-        set_requires_grad(self.encoder, True)
-        set_requires_grad(self.discriminator, True)
+        with frozen(self.encoder, self.discriminator):  # on step II's path but not its to update
+            loss_adv_g = self.step_ii_loss(n, phase)
+            self.optimize(loss_adv_g, "mapping", "generator")
 
         loss_ae = self.step_iii_loss(n, phase)
         self.optimize(loss_ae, "encoder", "generator")
@@ -352,12 +344,12 @@ class ALAE(GenerativeModel):
     # -- encoding, decoding, sampling ------------------------------------------------------------
     def _full_size(self, image: torch.Tensor) -> torch.Tensor:
         """[-1, 1] image at the current level -> [0, 1] at the data's size (nearest upsampling)."""
-        return (upsample_to(image, self.info.image_size) * 0.5 + 0.5).clamp(0, 1)
+        return to_unit(upsample_to(image, self.info.image_size))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         phase = self.phase
-        return self.encoder(downsample(x * 2 - 1, phase.resolution), phase.level, phase.blend)
+        return self.encoder(downsample(to_signed(x), phase.resolution), phase.level, phase.blend)
 
     @torch.no_grad()
     def decode(

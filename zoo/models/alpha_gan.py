@@ -25,7 +25,6 @@ import itertools
 from typing import Annotated, Any, ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from pydantic import Field
 from torch import nn
@@ -33,6 +32,8 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
+from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
+from zoo.nn.pixels import halvings, to_signed, to_unit
 from zoo.nn.resblocks import ResBlock
 from zoo.options import AdamBetas, LearningRate, Size, Weight
 from zoo.registry import MODELS
@@ -40,10 +41,8 @@ from zoo.registry import MODELS
 
 def _downsamplings(image_size: int) -> int:
     """Halvings from ``image_size`` to 4x4."""
-    n, size = 0, image_size
-    while size > 4 and size % 2 == 0:
-        size, n = size // 2, n + 1
-    if size != 4 or n < 2:
+    n = halvings(image_size, 4)
+    if image_size != 4 * 2**n or n < 2:
         raise ZooError(
             f"alpha-GAN needs image_size a power of two >= 16 (e.g. 32 or 64); got {image_size}. "
             "For 28x28 data use data.image_size=32."
@@ -101,11 +100,6 @@ class Generator(nn.Module):
         self.out[2].bias.copy_(torch.atanh(mean))
         self.bias_initialised.fill_(True)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # checkpoints written before the flag existed come from trained generators
-        state_dict.setdefault(prefix + "bias_initialised", torch.tensor(True))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = rearrange(self.project(z), "b (c h w) -> b c h w", c=self.start, h=4, w=4)
         return self.out(self.blocks(h))  # (B, C, S, S) in [-1, 1]
@@ -144,12 +138,7 @@ class CodeDiscriminator(nn.Module):
 def fool_loss(logit: torch.Tensor, form: str) -> torch.Tensor:
     """The encoder's or generator's term for making a discriminator say "real/prior":
     the paper's log density ratio -log D/(1-D) = -a, or the non-saturating -log D = softplus(-a)."""
-    return -logit.mean() if form == "ratio" else F.softplus(-logit).mean()
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """-log D(real) - sum over fake kinds of log(1 - D(fake)), each averaged over the batch."""
-    return F.softplus(-real_logits).mean() + sum(F.softplus(f).mean() for f in fake_logits)
+    return -logit.mean() if form == "ratio" else nonsaturating_generator_loss(logit)
 
 
 @MODELS.register("alpha_gan")
@@ -217,7 +206,7 @@ class AlphaGAN(GenerativeModel):
         }
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        real = x * 2 - 1  # [0, 1] -> [-1, 1], the generator's tanh range
+        real = to_signed(x)  # the generator's tanh range
         if not self.generator.bias_initialised:
             self.generator.init_output_bias(real)
         for _ in range(self.ae_steps):  # E and G first, ae_steps times (they lag the discriminators)
@@ -227,12 +216,12 @@ class AlphaGAN(GenerativeModel):
         # D: real images are real; reconstructions and samples are both fake
         d_real = self.discriminator(real)
         d_rec, d_gen = self.discriminator(torch.cat([out["x_rec"], out["x_gen"]])).chunk(2)
-        loss_d = discriminator_loss(d_real, [d_rec, d_gen])
+        loss_d = discriminator_loss(d_real, d_rec, d_gen)
         self.optimize(loss_d, "discriminator")
 
         # C: prior codes are "real", encoded codes are "fake"
         c_prior, c_enc = self.code_discriminator(torch.cat([out["z"], out["z_hat"]])).chunk(2)
-        loss_c = discriminator_loss(c_prior, [c_enc])
+        loss_c = discriminator_loss(c_prior, c_enc)
         self.optimize(loss_c, "code_discriminator")
 
         code_accuracy = 0.5 * ((c_prior > 0).float().mean() + (c_enc < 0).float().mean())
@@ -253,11 +242,11 @@ class AlphaGAN(GenerativeModel):
     # -- encoding, decoding, sampling ------------------------------------------------------------
     @torch.no_grad()
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encoder(x * 2 - 1)
+        return self.encoder(to_signed(x))
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return (self.generator(z) * 0.5 + 0.5).clamp(0, 1)
+        return to_unit(self.generator(z))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -13,8 +13,9 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -205,7 +206,15 @@ class GenerativeModel(nn.Module):
         return nll_nats / (self.info.dims * math.log(2.0))
 
 
-def set_requires_grad(module: nn.Module, flag: bool) -> None:
-    """Freeze or unfreeze a network, e.g. the discriminator during the generator's update."""
-    for p in module.parameters():
-        p.requires_grad_(flag)
+@contextlib.contextmanager
+def frozen(*networks: nn.Module) -> Iterator[None]:
+    """The networks' parameters take no gradient inside the block (e.g. the discriminator during
+    the generator's update: it is on the loss's path but not its to update), and do again after."""
+    params = [p for net in networks for p in net.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)

@@ -16,16 +16,16 @@ Both use ``-log sigmoid(a) = softplus(-a)`` on the discriminator's logit ``a``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
-from zoo.models.base import GenerativeModel, set_requires_grad
+from zoo.models.base import GenerativeModel, frozen
+from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
+from zoo.nn.pixels import halvings, to_signed, to_unit
 from zoo.options import AdamBetas, LearningRate, Size
 from zoo.registry import MODELS
 
@@ -40,7 +40,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 def _levels(image_size: int) -> int:
     """Number of 2x resolution steps between 4x4 and ``image_size``."""
-    levels = int(math.log2(image_size)) - 2 if image_size >= 8 else 0
+    levels = halvings(image_size, 4)
     if image_size < 16 or 4 * 2**levels != image_size:
         raise ZooError(
             f"DCGAN needs image_size a power of two >= 16 (e.g. 32 or 64); got {image_size}. "
@@ -117,20 +117,19 @@ class DCGAN(GenerativeModel):
         }
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        real = x * 2 - 1  # [0, 1] -> [-1, 1], the range of the generator's tanh
+        real = to_signed(x)  # the range of the generator's tanh
         z = torch.randn(len(x), self.latent_dim, device=x.device)
         fake = self.generator(z)
 
         # L_D = -log D(x) - log(1 - D(G(z)))
         d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
-        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        loss_d = discriminator_loss(d_real, d_fake)
         self.optimize(loss_d, "discriminator")
 
         # L_G = -log D(G(z)) (non-saturating); D is frozen so no gradient is spent on it
-        set_requires_grad(self.discriminator, False)
-        loss_g = F.softplus(-self.discriminator(fake)).mean()
-        self.optimize(loss_g, "generator")
-        set_requires_grad(self.discriminator, True)
+        with frozen(self.discriminator):
+            loss_g = nonsaturating_generator_loss(self.discriminator(fake))
+            self.optimize(loss_g, "generator")
 
         return {
             "loss_d": loss_d.item(),
@@ -144,7 +143,7 @@ class DCGAN(GenerativeModel):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1]; differentiable in z (GAN inversion needs the gradient)."""
-        return self.generator(z) * 0.5 + 0.5
+        return to_unit(self.generator(z))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

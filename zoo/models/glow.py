@@ -35,15 +35,9 @@ from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.nn.flows import FlowStep, LogitTransform, ZeroConv2d, squeeze, unsqueeze
+from zoo.nn.losses import gaussian_log_prob
 from zoo.options import LearningRate, Size
 from zoo.registry import MODELS
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """log N(z; mean, exp(log_scale)^2) summed per example (B,)."""
-    return (-0.5 * (LOG_2PI + 2 * log_scale + (z - mean) ** 2 * torch.exp(-2 * log_scale))).flatten(1).sum(1)
 
 
 class Prior(nn.Module):
@@ -245,10 +239,6 @@ class Glow(GenerativeModel):
     @torch.no_grad()
     def decode(self, zs: list[torch.Tensor], y: torch.Tensor | None = None) -> torch.Tensor:
         return self.postprocess(self.inverse_flow(zs, y))
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.encode(x, y), y)
 
     @torch.no_grad()
     def nll(

@@ -31,15 +31,15 @@ from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.nn.likelihoods import LIKELIHOODS
+from zoo.nn.losses import gaussian_log_prob
+from zoo.nn.pixels import halvings
 from zoo.options import LearningRate, Size, Weight
 from zoo.registry import MODELS
 
 
 def feature_sizes(image_size: int) -> list[int]:
     """Spatial sizes through the stride-2 stack: halve while the size is even and above 8 (28 -> 14 -> 7)."""
-    sizes = [image_size]
-    while sizes[-1] > 8 and sizes[-1] % 2 == 0:
-        sizes.append(sizes[-1] // 2)
+    sizes = [image_size // 2**i for i in range(halvings(image_size, 8) + 1)]
     if len(sizes) < 2:
         raise ZooError(f"the VAE needs an even image_size of at least 16, got {image_size}")
     return sizes
@@ -95,11 +95,6 @@ class Decoder(nn.Module):
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) summed over latent dimensions: (B,)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)
-
-
-def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag exp(logvar)) summed over the last dimension."""
-    return -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(-1)
 
 
 @MODELS.register("vae")
@@ -205,10 +200,10 @@ class VAE(GenerativeModel):
         for start in range(0, k, chunk):
             m = min(chunk, k - start)
             eps = torch.randn((m, *mu.shape), device=x.device, generator=generator)
-            z = mu + std * eps  # (m, B, Z)
-            params = self.decoder(rearrange(z, "m b z -> (m b) z"))
-            log_px = self.likelihood.log_prob(params, x.repeat(m, 1, 1, 1)).view(m, -1)
-            log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
-            log_w.append(log_px + log_pz - gaussian_log_prob(z, mu, logvar))
+            z = rearrange(mu + std * eps, "m b z -> (m b) z")  # (m * B, Z), sample-major
+            log_px = self.likelihood.log_prob(self.decoder(z), x.repeat(m, 1, 1, 1))
+            log_pz = gaussian_log_prob(z)  # N(0, I)
+            log_qz = gaussian_log_prob(z, mu.repeat(m, 1), 0.5 * logvar.repeat(m, 1))
+            log_w.append((log_px + log_pz - log_qz).view(m, -1))
         log_w = torch.cat(log_w)  # (k, B)
         return -(torch.logsumexp(log_w, dim=0) - math.log(k))

@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from zoo.nn.pixels import to_signed, to_unit
+
 
 class BernoulliLikelihood:
     params_per_channel = 1
@@ -37,7 +39,7 @@ class DiscretizedLogisticLikelihood:
     def log_prob(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """params: (B, 2C, H, W); x in [0, 1] on the 1/255 grid. Returns (B,)."""
         loc, log_scale = self._split(params)
-        x = x * 2 - 1
+        x = to_signed(x)
         inv_scale = torch.exp(-log_scale)
         centred = x - loc
         upper = inv_scale * (centred + self.bin_half_width)
@@ -53,7 +55,7 @@ class DiscretizedLogisticLikelihood:
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         loc, _ = self._split(params)
-        return (loc * 0.5 + 0.5).clamp(0, 1)
+        return to_unit(loc)
 
 
 LIKELIHOODS = {"bernoulli": BernoulliLikelihood, "logistic": DiscretizedLogisticLikelihood}

@@ -9,7 +9,6 @@ level and blend; the last level trains until the run's budget ends.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import ZooError
+from zoo.nn.pixels import halvings
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,14 @@ class Phase:
 
 def level_count(image_size: int) -> int:
     """Levels from 4x4 up to ``image_size``, which must be a power of two >= 4."""
-    if image_size < 4 or image_size & (image_size - 1):
+    levels = halvings(image_size, 4) + 1
+    if image_size != 4 * 2 ** (levels - 1):
         choices = ", ".join(str(4 * 2**i) for i in range(6))
         raise ZooError(
             f"progressive growing doubles from 4x4, so image_size must be a power of two; got {image_size}. "
             f"Valid choices: {choices}, ... (set data.image_size)"
         )
-    return int(math.log2(image_size)) - 1
+    return levels
 
 
 def _per_level(name: str, values: int | Sequence[int], count: int, pad: bool = False) -> tuple[int, ...]:
