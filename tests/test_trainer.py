@@ -112,12 +112,16 @@ def test_nan_stops_with_the_step_and_term_and_keeps_the_last_good_checkpoint(tmp
     assert read_status(trainer.run_dir)["status"] == "failed"
 
 
-def test_non_finite_metric_returned_by_a_model_also_stops(tmp_path):
+def test_non_finite_metric_returned_by_a_model_also_stops_at_the_next_log_line(tmp_path):
+    """Logged values are read from the device once per log window (log_every=2 here), so a bad
+    metric whose losses were finite stops the run there; a bad loss stops it before its update
+    (test_nan.py)."""
+
     class Reports(DCGAN):
         def train_step(self, x, y):
-            return super().train_step(x, y) | {"loss_d": float("inf")}
+            return super().train_step(x, y) | {"loss_d": torch.tensor(float("inf"))}
 
-    with pytest.raises(ZooError, match=r"loss term 'loss_d' is inf at step 1"):
+    with pytest.raises(ZooError, match=r"loss term 'loss_d \(logged over the steps up to this one\)' is inf at step 2"):
         make_trainer(tmp_path, model_cls=Reports, max_steps=3).fit()
 
 

@@ -9,6 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
+# Seeds derived from the run's seed, each stream apart from the others (the strides are primes, so
+# no two (rank, step) or (seed, epoch) pairs collide in practice):
+GRID_NOISE_OFFSET = 12_345  # the fixed noise of every sample grid: seed + this
+STREAM_SEED_STRIDE = 1_000_003  # the batch order of epoch e: seed * this + e
+RANK_SEED_STRIDE = 1_000_003  # under torchrun, each process's own noise: seed + this * rank + ...
+STEP_SEED_STRIDE = 7_919  # ... + this * the step it starts (resumes) at
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)

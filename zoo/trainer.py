@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,10 +28,18 @@ from zoo.ema import EMA
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.images import pairs, save_grid
-from zoo.models.base import GenerativeModel, Stepper
+from zoo.models.base import GenerativeModel
+from zoo.optim import LogWindow, NonFiniteGuard, Stepper
 from zoo.options import Count, Decay, Options, PositiveFloat
 from zoo.runs import write_status
-from zoo.seeding import rng_state, seed_everything, set_rng_state
+from zoo.seeding import (
+    GRID_NOISE_OFFSET,
+    RANK_SEED_STRIDE,
+    STEP_SEED_STRIDE,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from zoo.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -124,8 +130,8 @@ class Trainer:
                     network.compile()  # in place: parameter names and checkpoints are unchanged
         self.model.setup_optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.model.stepper = Stepper(scaler, cfg.grad_clip, cfg.nan_policy)
-        self.skipped_steps = 0  # batches with a dropped update (nan_policy=skip)
+        self.guard = NonFiniteGuard(cfg.nan_policy, cfg.max_skipped_in_a_row)
+        self.model.stepper = Stepper(scaler, cfg.grad_clip, self.guard)
         self.ema = EMA(self.model, model.ema_modules, cfg.ema_decay) if cfg.ema_decay and model.ema_modules else None
         self.step = 0
         self.images_seen = 0
@@ -133,7 +139,7 @@ class Trainer:
         self.progress = self.main and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         self.saved_step: int | None = None  # step of the checkpoint on disk, if any
-        self._fixed_noise_seed = seed + 12345
+        self._fixed_noise_seed = seed + GRID_NOISE_OFFSET
         self.stream = BatchStream(data.train, cfg.batch_size, seed)
         self._phase: str | None = None  # the model's schedule phase at the last step
 
@@ -147,7 +153,7 @@ class Trainer:
             "step": self.step,
             "images_seen": self.images_seen,
             "elapsed_s": self.elapsed_s,
-            "skipped_steps": self.skipped_steps,
+            "skipped_steps": self.guard.skipped_steps,
             "world_size": self.world,
             "stream_position": self.stream.position,
             "schedule": self.model.progress(),  # e.g. a progressive model's level and blend
@@ -187,7 +193,7 @@ class Trainer:
         self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
         self.saved_step = self.step
         self.elapsed_s = float(state.get("elapsed_s", 0.0))
-        self.skipped_steps = int(state.get("skipped_steps", 0))
+        self.guard.skipped_steps = int(state.get("skipped_steps", 0))
         self.stream.position = int(
             state.get("stream_position")
             or BatchStream.position_after(self.step, self.cfg.batch_size, len(self.data.train))
@@ -244,16 +250,15 @@ class Trainer:
         return written
 
     # -- the loop ------------------------------------------------------------------------------
-    def _log_window(self, sums: dict[str, float], count: int, images: int, seconds: float) -> dict[str, float]:
-        if self.world > 1:  # every process's slice: the logged losses are over the global batch
-            names = sorted(sums)
-            totals = distributed.sum_over_ranks([sums[k] for k in names] + [float(count)], self.device)
-            sums, count = dict(zip(names, totals[:-1], strict=True)), int(totals[-1])
-        row = {f"train/{k}": v / max(count, 1) for k, v in sums.items()}
-        row["train/images_per_s"] = images / max(seconds, 1e-9)
+    def _log_window(self, window: LogWindow) -> dict[str, float]:
+        """The window's means (one read from the device), checked, written and logged."""
+        means, seconds = window.means(self.device)
+        self.guard.check_means(means, self.step)
+        row = {f"train/{k}": v for k, v in means.items()}
+        row["train/images_per_s"] = window.images / max(seconds, 1e-9)
         row["train/images_seen"] = float(self.images_seen)
-        if self.skipped_steps:
-            row["train/skipped_steps"] = float(self.skipped_steps)
+        if self.guard.skipped_steps:
+            row["train/skipped_steps"] = float(self.guard.skipped_steps)
         if not self.main:
             return row
         self._append_metrics({"step": self.step, **row})
@@ -277,43 +282,19 @@ class Trainer:
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return x, y.to(self.device, non_blocking=True), size
 
-    def _skip_or_stop(self, skipped: bool, metrics: dict[str, float]) -> bool:
-        """Whether this batch is dropped; under ``nan_policy=stop`` a non-finite metric stops the
-        run (agreed by every process)."""
-        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
-        if not distributed.any_rank(skipped or bool(bad), self.device):
-            self._skipped_in_a_row = 0
-            return False
-        if self.cfg.nan_policy == "stop":
-            name = bad[0] if bad else "a metric on another process"
-            raise NonFiniteLossError(name, metrics[bad[0]] if bad else float("nan"), self.step + 1)
-        self.skipped_steps += 1
-        self._skipped_in_a_row += 1
-        log.warning("step %d: non-finite loss, update dropped (%d skipped so far)", self.step + 1, self.skipped_steps)
-        if self._skipped_in_a_row >= self.cfg.max_skipped_in_a_row:
-            name = bad[0] if bad else "loss"
-            raise NonFiniteLossError(
-                f"{name} ({self._skipped_in_a_row} batches in a row skipped under nan_policy=skip)",
-                metrics[bad[0]] if bad else float("nan"),
-                self.step + 1,
-            )
-        return True
-
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
         autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
-        sums: dict[str, float] = defaultdict(float)
-        count = window_images = 0
-        window_start = last_tick = time.perf_counter()
+        window = LogWindow()
+        last_tick = time.perf_counter()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
         if self.main:
             write_status(self.run_dir, status="running", step=self.step)
         self._phase = self.model.phase_name()
-        self._skipped_in_a_row = 0
         first_step = self.step
         distributed.broadcast_parameters(self.model)  # every process starts from rank 0's weights
         if self.world > 1:  # each process draws its own noise (z, dequantisation), reproducibly
-            seed_everything(self.seed + 1_000_003 * self.rank + 7_919 * self.step)
+            seed_everything(self.seed + RANK_SEED_STRIDE * self.rank + STEP_SEED_STRIDE * self.step)
         self.model.train()
         try:
             while self.step < cfg.max_steps and not self._out_of_time():
@@ -326,24 +307,21 @@ class Trainer:
                 except NonFiniteLossError as e:
                     e.step = self.step + 1
                     raise
-                skipped = self.model.stepper.end_iteration() > 0
-                if not self._skip_or_stop(skipped, metrics):
-                    for name, value in metrics.items():
-                        sums[name] += value
-                    count += 1
+                if not self.guard.end_batch(self.step + 1):  # a batch with a dropped update is not logged
+                    window.add(metrics)
                 if self.step == first_step:  # data-dependent initialisations (ActNorm) follow rank 0
                     distributed.broadcast_parameters(self.model)
                 if self.ema is not None:
                     self.ema.update(self.model)
                 self.step += 1
                 self.images_seen += size
-                window_images += size
+                window.images += size
                 now = time.perf_counter()
                 self.elapsed_s += now - last_tick
                 last_tick = now
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    row = self._log_window(sums, count, window_images, now - window_start)
+                    row = self._log_window(window)
                     bar.set_postfix(
                         {k.removeprefix("train/"): f"{v:.3g}" for k, v in row.items() if k != "train/images_seen"},
                         refresh=False,
@@ -355,8 +333,7 @@ class Trainer:
                             cfg.max_steps,
                             "  ".join(f"{k.removeprefix('train/')}={v:.4g}" for k, v in row.items()),
                         )
-                    sums, count, window_images = defaultdict(float), 0, 0
-                    window_start = time.perf_counter()
+                    window = LogWindow()
                 if self.step % cfg.sample_every == 0:
                     self.write_grids()
                 if self.step % cfg.checkpoint_every == 0:

@@ -32,7 +32,11 @@ def check_contract(cls: type[GenerativeModel], tmp_path) -> None:
     for _ in range(2):
         metrics = model.train_step(x, y)
         model.stepper.end_iteration()
-    assert metrics and all(isinstance(v, float) and math.isfinite(v) for v in metrics.values()), metrics
+    for name, value in metrics.items():  # detached 0-d tensors (read once per log window) or floats
+        if torch.is_tensor(value):
+            assert value.dim() == 0 and not value.requires_grad, f"logged value {name} must be a detached 0-d tensor"
+        assert math.isfinite(float(value)), (name, value)
+    assert metrics, "train_step logged nothing"
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)), "no weight moved"
 
     model.eval()

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import ZooError
+from zoo.seeding import STREAM_SEED_STRIDE
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class BatchStream:
 
     def _order(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            g = torch.Generator().manual_seed(self.seed * STREAM_SEED_STRIDE + epoch)
             self._epoch, self._perm = epoch, torch.randperm(len(self.dataset), generator=g)
         return self._perm
 

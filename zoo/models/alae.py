@@ -310,7 +310,7 @@ class ALAE(GenerativeModel):
             self.w_avg.lerp_(w.mean(0).to(self.w_avg.dtype), 1 - self.w_avg_decay)  # w is bf16 under autocast
         return latent_reconstruction_loss(w, self.encoder(self.generate(w, phase), phase.level, phase.blend))
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         phase = self.phase
         real = blend_real(to_signed(x), phase)  # (B, C, r, r) at the level's resolution
         n = len(real)
@@ -331,12 +331,12 @@ class ALAE(GenerativeModel):
 
         self.images_seen += n * distributed.world_size()  # the global batch: every process's slice
         return {
-            "loss_adv_d": i["adv"].item(),
-            "r1": i["r1"].item(),
-            "loss_adv_g": loss_adv_g.item(),
-            "loss_latent_ae": loss_ae.item(),
-            "d_real": torch.sigmoid(i["d_real"]).mean().item(),
-            "d_fake": torch.sigmoid(i["d_fake"]).mean().item(),
+            "loss_adv_d": i["adv"].detach(),
+            "r1": i["r1"].detach(),
+            "loss_adv_g": loss_adv_g.detach(),
+            "loss_latent_ae": loss_ae.detach(),
+            "d_real": torch.sigmoid(i["d_real"]).mean().detach(),
+            "d_fake": torch.sigmoid(i["d_fake"]).mean().detach(),
             "level": float(phase.level),
             "blend": phase.blend,
         }

@@ -205,7 +205,7 @@ class AlphaGAN(GenerativeModel):
             "x_gen": x_gen.detach(),
         }
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         real = to_signed(x)  # the generator's tanh range
         if not self.generator.bias_initialised:
             self.generator.init_output_bias(real)
@@ -226,17 +226,17 @@ class AlphaGAN(GenerativeModel):
 
         code_accuracy = 0.5 * ((c_prior > 0).float().mean() + (c_enc < 0).float().mean())
         return {
-            "loss_encoder": out["encoder"].item(),
-            "loss_generator": out["generator"].item(),
-            "loss_discriminator": loss_d.item(),
-            "loss_code_discriminator": loss_c.item(),
-            "recon_l1": out["recon_l1"].item(),
-            "code_adv": out["code_adv"].item(),
-            "image_adv": out["image_adv"].item(),
-            "d_real": torch.sigmoid(d_real).mean().item(),
-            "d_rec": torch.sigmoid(d_rec).mean().item(),
-            "d_gen": torch.sigmoid(d_gen).mean().item(),
-            "code_disc_accuracy": code_accuracy.item(),  # 0.5: encoded codes look like the prior
+            "loss_encoder": out["encoder"].detach(),
+            "loss_generator": out["generator"].detach(),
+            "loss_discriminator": loss_d.detach(),
+            "loss_code_discriminator": loss_c.detach(),
+            "recon_l1": out["recon_l1"].detach(),
+            "code_adv": out["code_adv"].detach(),
+            "image_adv": out["image_adv"].detach(),
+            "d_real": torch.sigmoid(d_real).mean().detach(),
+            "d_rec": torch.sigmoid(d_rec).mean().detach(),
+            "d_gen": torch.sigmoid(d_gen).mean().detach(),
+            "code_disc_accuracy": code_accuracy.detach(),  # 0.5: encoded codes look like the prior
         }
 
     # -- encoding, decoding, sampling ------------------------------------------------------------

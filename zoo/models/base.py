@@ -15,99 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from zoo import distributed
 from zoo.data.base import DataInfo
-from zoo.errors import NonFiniteLossError, ZooError
-
-
-class Stepper:
-    """Turns a loss into a parameter update; the trainer configures it (AMP scaler, clipping, what
-    to do with a non-finite loss).
-
-    The non-finite check happens before ``backward`` so that a NaN never reaches the weights. Under
-    ``torchrun`` the check is agreed by every process and gradients are averaged across processes
-    before each optimizer steps (``zoo.distributed``).
-
-    ``nan_policy``: ``stop`` raises ``NonFiniteLossError``; ``skip`` drops that update (no backward,
-    no optimizer step) and counts it, and the trainer counts the batch as skipped.
-    """
-
-    def __init__(
-        self, scaler: torch.amp.GradScaler | None = None, grad_clip: float | None = None, nan_policy: str = "stop"
-    ):
-        if nan_policy not in ("stop", "skip"):
-            raise ZooError(f"trainer.nan_policy must be stop or skip, got '{nan_policy}'")
-        self.scaler = scaler if scaler is not None else torch.amp.GradScaler("cpu", enabled=False)
-        self.grad_clip = grad_clip
-        self.nan_policy = nan_policy
-        self.skipped_updates = 0  # updates dropped in the current batch (nan_policy=skip)
-
-    def _non_finite(self, losses: dict[str, torch.Tensor]) -> bool:
-        """True (on every rank) when a loss is NaN/inf; raises under ``stop``."""
-        bad = [term for term, loss in losses.items() if not torch.isfinite(loss.detach())]
-        if not distributed.any_rank(bool(bad), next(iter(losses.values())).device):
-            return False
-        if self.nan_policy == "stop":
-            term = bad[0] if bad else f"{'/'.join(losses)} (on another process)"
-            value = float(losses[bad[0]].detach()) if bad else float("nan")
-            raise NonFiniteLossError(term, value)
-        self.skipped_updates += 1
-        return True
-
-    def _update(self, optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> None:
-        distributed.average_gradients(params)
-        if self.grad_clip:
-            self.scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(params, self.grad_clip)
-        self.scaler.step(optimizer)
-
-    def step(
-        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer | Sequence[torch.optim.Optimizer], term: str
-    ) -> None:
-        """One backward pass of ``loss``, then a step of each optimizer (several networks updated by
-        one loss, e.g. ALAE's encoder and discriminator)."""
-        if self._non_finite({term: loss}):
-            return
-        optimizers = [optimizer] if isinstance(optimizer, torch.optim.Optimizer) else list(optimizer)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        for opt in optimizers:
-            self._update(opt, [p for group in opt.param_groups for p in group["params"]])
-        self.scaler.update()
-
-    def step_jointly(self, losses: dict[str, tuple[torch.Tensor, torch.optim.Optimizer]]) -> None:
-        """Several optimizers, each minimising its own loss, from one shared forward graph.
-
-        Each loss's gradient reaches only its own optimizer's parameters, and every gradient is
-        taken before any parameter changes (alpha-GAN: the encoder's and the generator's losses
-        share the reconstruction term but must not leak into each other's updates)."""
-        if self._non_finite({term: loss for term, (loss, _) in losses.items()}):
-            return
-        pending = []
-        for i, (loss, optimizer) in enumerate(losses.values()):
-            params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
-            grads = torch.autograd.grad(
-                self.scaler.scale(loss), params, retain_graph=i < len(losses) - 1, allow_unused=True
-            )
-            pending.append((optimizer, params, grads))
-        for optimizer, params, grads in pending:
-            optimizer.zero_grad(set_to_none=True)
-            for p, g in zip(params, grads, strict=True):
-                p.grad = g
-            self._update(optimizer, params)
-        self.scaler.update()  # after every optimizer: their gradients were all scaled by the same factor
-
-    def end_iteration(self) -> int:
-        """Called once per batch; returns how many updates of this batch were dropped as non-finite."""
-        skipped, self.skipped_updates = self.skipped_updates, 0
-        return skipped
+from zoo.optim import Stepper
 
 
 class GenerativeModel(nn.Module):
@@ -142,8 +57,10 @@ class GenerativeModel(nn.Module):
         """Named optimizers (e.g. {"generator": ..., "discriminator": ...})."""
         raise NotImplementedError
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        """One update on a batch of images ``x`` (B, C, H, W) in [0, 1] with labels ``y``."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
+        """One update on a batch of images ``x`` (B, C, H, W) in [0, 1] with labels ``y``; returns
+        what to log, as detached 0-d tensors (the trainer reads them once per log window, so a step
+        never waits for the device to report a number) or plain floats."""
         raise NotImplementedError
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

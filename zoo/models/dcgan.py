@@ -116,7 +116,7 @@ class DCGAN(GenerativeModel):
             "generator": torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=self.betas),
         }
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         real = to_signed(x)  # the range of the generator's tanh
         z = torch.randn(len(x), self.latent_dim, device=x.device)
         fake = self.generator(z)
@@ -132,10 +132,10 @@ class DCGAN(GenerativeModel):
             self.optimize(loss_g, "generator")
 
         return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(d_real).mean().item(),  # D's belief that real images are real
-            "d_fake": torch.sigmoid(d_fake).mean().item(),
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "d_real": torch.sigmoid(d_real).mean().detach(),  # D's belief that real images are real
+            "d_fake": torch.sigmoid(d_fake).mean().detach(),
         }
 
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

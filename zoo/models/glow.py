@@ -221,14 +221,14 @@ class Glow(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"flow": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         nll = self.nll_terms(self.preprocess(x, noise=True), y)
         loss = nll.mean() / (x[0].numel() * math.log(2))  # bits per dimension
         for group in self.optimizers["flow"].param_groups:  # linear learning-rate warm-up
             group["lr"] = self.lr * min(1.0, (int(self.updates) + 1) / max(1, self.warmup_steps))
         self.optimize(loss, "flow")
         self.updates += 1
-        return {"bits_per_dim": loss.item(), "nll_nats": nll.mean().item()}
+        return {"bits_per_dim": loss.detach(), "nll_nats": nll.mean().detach()}
 
     # -- encoding, decoding, likelihood, sampling -----------------------------------------------
     @torch.no_grad()

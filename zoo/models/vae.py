@@ -153,17 +153,17 @@ class VAE(GenerativeModel):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.likelihood.log_prob(self.decoder(z), x), gaussian_kl(mu, logvar)
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         x = self.prepare(x)
         log_px, kl = self.elbo_terms(x)
         elbo = log_px - kl
         loss = -(log_px - self.beta * kl).mean()
         self.optimize(loss, "vae")
         return {
-            "loss": loss.item(),
-            "elbo": elbo.mean().item(),
-            "recon_nll": -log_px.mean().item(),
-            "kl": kl.mean().item(),
+            "loss": loss.detach(),
+            "elbo": elbo.mean().detach(),
+            "recon_nll": -log_px.mean().detach(),
+            "kl": kl.mean().detach(),
         }
 
     # -- encoding, decoding, sampling ----------------------------------------------------------
