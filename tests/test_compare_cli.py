@@ -49,7 +49,6 @@ def compare_args(root: Path, out: Path) -> list[str]:
         "metrics.critic_steps=5",
         "metrics.kid_subsets=5",
         "metrics.swd_patches_per_image=4",
-        "metrics.iw_samples=2",
         "logger.mode=offline",
         f"out={out}",
     ]

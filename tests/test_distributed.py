@@ -101,7 +101,7 @@ def train(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) ->
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker("disabled", "test", run_dir, "t", "g", [], {})
-    eval_cfg = EvalConfig(n_test=16, batch_size=16, iw_samples=2)
+    eval_cfg = EvalConfig(n_test=16, batch_size=16)
     trainer = Trainer(model, data, cfg, run_dir, tracker, 0, eval_cfg, {"model": {"name": name}})
     trainer.fit()
     return trainer

@@ -77,13 +77,8 @@ ACCEPTED = {
     ("progress@compare", "zero"),
     ("invert_gan@compare", "zero"),
 }
-# morph's arguments arrive as text; a and b are test indices or file names, checked against the
-# run's data once it is loaded, and paths are any text
-MORPH_ACCEPTED = {
-    (key, probe)
-    for key in ("a", "b", "run", "out", "checkpoint", "data_root")
-    for probe in ("zero", "negative", "wrong type", "large")
-}
+# morph's a and b are test indices or file names, checked against the run's data once it is loaded
+MORPH_ACCEPTED = {(key, probe) for key in ("a", "b") for probe in ("zero", "negative", "large")}
 
 
 def leaves(node: Any, prefix: str = "") -> dict[str, Any]:

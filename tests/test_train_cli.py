@@ -31,7 +31,6 @@ def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
         "trainer.checkpoint_every=2",
         "trainer.n_samples=4",
         "eval.n_test=20",
-        "eval.iw_samples=2",
         "logger.mode=disabled",
         *TINY[model],
     ]

@@ -24,7 +24,7 @@ from zoo.trainer import Trainer, TrainerConfig
 def make_trainer(tmp_path: Path, model_cls=DCGAN, seed: int = 0, **options) -> Trainer:
     torch.manual_seed(seed)
     data = tiny_bundle(size=16)
-    model = model_cls(data.info, latent_dim=4, width=4, **({"hidden": 16} if model_cls is VAE else {}))
+    model = model_cls(data.info, latent_dim=4, width=4, **({"hidden": 16, "iw_samples": 2} if model_cls is VAE else {}))
     cfg = TrainerConfig(
         **(
             {
@@ -48,7 +48,7 @@ def make_trainer(tmp_path: Path, model_cls=DCGAN, seed: int = 0, **options) -> T
         run_dir,
         tracker,
         seed,
-        EvalConfig(n_test=16, batch_size=16, iw_samples=2),
+        EvalConfig(n_test=16, batch_size=16),
         {"model": {"name": model_cls.__name__.lower()}},
     )
 

@@ -23,21 +23,13 @@ from zoo.data import build_data
 from zoo.data.base import BatchStream
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
+from zoo.logs import setup_logging
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, check_devices
 
 log = logging.getLogger("zoo")
-
-
-def setup_logging() -> None:
-    root = logging.getLogger("zoo")
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[genzoo] %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(logging.INFO if distributed.is_main() else logging.WARNING)
 
 
 def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) -> None:

@@ -75,7 +75,6 @@ class MetricOptions(Options):
     critic_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 300
     critic_batch_size: Annotated[int, Field(ge=2, le=65536)] = 64
     pr_k: Annotated[int, Field(ge=1, le=100)] = 3
-    iw_samples: Annotated[int, Field(ge=1, le=10_000)] = 100
     morph_frames: Annotated[int, Field(ge=2, le=1000)] = 8
 
 
@@ -264,7 +263,7 @@ def model_row(
         "step": trained.step,
         "ema": int(trained.uses_ema),
         # sample() as the model draws it by default; a flow's temperature changes every sample metric
-        "sample_temperature": getattr(model, "temperature", None) or 1.0,
+        "sample_temperature": model.sample_temperature,
     }
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -289,7 +288,7 @@ def model_row(
         a, b = _morph_ends(data)
         xa, ya = (t.to(device) for t in data.test.batch(torch.tensor([a])))
         xb, yb = (t.to(device) for t in data.test.batch(torch.tensor([b])))
-        conditional = getattr(model, "conditional", False)
+        conditional = model.conditional
         images["morph"] = morph_frames(
             model, xa, xb, opts.morph_frames, "slerp", ya if conditional else None, yb if conditional else None
         ).cpu()
@@ -307,7 +306,7 @@ def model_row(
         reason = "no encoder" + (" (invert_gan=true searches its latent space)" if model.can_decode else "")
         row["recon_mse"] = row["recon_psnr"] = row["recon_ssim"] = row["recon_method"] = na(reason)
     if model.has_likelihood:
-        cfg = EvalConfig(n_test=None, batch_size=options.batch_size, iw_samples=opts.iw_samples, seed=options.seed)
+        cfg = EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed)
         results = evaluate(model, data.test, cfg, device)
         row["bits_per_dim"] = results["test/bits_per_dim"]
         row["likelihood"] = f"{model.likelihood_kind} on {model.likelihood_data}"
@@ -622,7 +621,7 @@ def check_compare_config(config: dict[str, Any]) -> tuple[CompareOptions, Logger
 def main(cfg) -> None:
     import sys
 
-    from zoo.app import setup_logging
+    from zoo.logs import setup_logging
     from zoo.tracking import Tracker
 
     setup_logging()

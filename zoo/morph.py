@@ -29,12 +29,15 @@ from zoo.options import Options, check
 from zoo.trained import load_trained
 
 Latent = torch.Tensor | list[torch.Tensor]
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 class MorphOptions(Options):
-    run: str = ""
-    a: str = "0"
-    b: str = "1"
+    """``conf/morph.yaml``: the same Hydra configuration and override syntax as train.py and compare.py."""
+
+    run: str
+    a: int | str = 0  # a test index, or the path of an image file
+    b: int | str = 1
     frames: Annotated[int, Field(ge=2, le=1000)] = 32
     mode: Literal["slerp", "linear"] = "slerp"
     fps: Annotated[int, Field(ge=1, le=100)] = 12
@@ -104,8 +107,9 @@ def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
     )
 
 
-def _pick(spec: str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+def _pick(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """An image (1, C, H, W) in [0, 1] from a test index or a file path, its label if known, and a name."""
+    spec = str(spec)
     if spec.lstrip("-").isdigit():
         index = int(spec)
         if not 0 <= index < len(data.test):
@@ -122,17 +126,18 @@ def _pick(spec: str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str
 
 
 def parse_options(argv: list[str]) -> MorphOptions:
-    """``key=value`` arguments, each checked (type and range) by ``MorphOptions``."""
-    values: dict[str, str] = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep:
-            raise ZooError(f"argument '{arg}' is not key=value; the keys are {', '.join(MorphOptions.model_fields)}")
-        values[key] = None if value in ("null", "None", "") else value
-    options = check(MorphOptions, values, "")
-    if not options.run:
-        raise ZooError("say which run to use: python -m zoo.morph run=runs/<model>-<data>/<time> a=0 b=1")
-    return options
+    """The command line as Hydra overrides of ``conf/morph.yaml``, each value then checked (type
+    and range) by ``MorphOptions``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    try:
+        with initialize_config_dir(str(CONF), version_base="1.3"):
+            cfg = compose("morph", overrides=list(argv))
+    except HydraException as e:  # an unknown key, a malformed override
+        raise ZooError(f"{str(e).splitlines()[0]} (the options are {', '.join(MorphOptions.model_fields)})") from None
+    return check(MorphOptions, OmegaConf.to_container(cfg, resolve=True), "")  # type: ignore[arg-type]
 
 
 def morph(options: MorphOptions) -> dict[str, Path]:
@@ -140,7 +145,7 @@ def morph(options: MorphOptions) -> dict[str, Path]:
     model, data = trained.model, trained.data
     xa, ya, name_a = _pick(options.a, data, data.info)
     xb, yb, name_b = _pick(options.b, data, data.info)
-    if getattr(model, "conditional", False):
+    if model.conditional:
         ya = ya if ya is not None else torch.zeros(1, dtype=torch.long)
         yb = yb if yb is not None else ya
     frames = morph_frames(model, xa, xb, options.frames, options.mode, ya, yb)

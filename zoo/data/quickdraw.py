@@ -103,7 +103,7 @@ def quickdraw(
     name: Name,
     root: str,
     categories: Annotated[list[str], Field(min_length=1)],
-    max_per_category: Count | None = None,
+    max_per_category: Count | None = 10000,
     test_fraction: Fraction = 0.1,
     split_seed: Seed = 0,
     image_size: ImageSize = 32,

@@ -37,6 +37,8 @@ class GenerativeModel(nn.Module):
     # invert the model by optimising z per image (``invert_gan=true``)
     can_decode: ClassVar[bool] = False
     ema_modules: ClassVar[tuple[str, ...]] = ()  # sub-networks the trainer may average (generators)
+    # class-conditional: encode/decode/sample take the label y, and callers must pass one
+    conditional: bool = False
     # the smallest options that still build every network and take every code path: the contract
     # tests (tests/models/test_contract.py) and the command-line tests train the model with them
     tiny: ClassVar[dict[str, Any]] = {}
@@ -46,6 +48,11 @@ class GenerativeModel(nn.Module):
         self.info = info
         self.stepper = Stepper()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+
+    @property
+    def sample_temperature(self) -> float:
+        """The temperature ``sample()`` draws at by default (a flow's < 1 changes every sample metric)."""
+        return 1.0
 
     @property
     def likelihood_data(self) -> str:
@@ -67,6 +74,10 @@ class GenerativeModel(nn.Module):
         """``n`` images (n, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
+    def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent codes from the prior, for ``decode`` (declared by ``can_decode``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no prior to decode from")
+
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} cannot encode")
 
@@ -78,9 +89,10 @@ class GenerativeModel(nn.Module):
         return self.decode(self.encode(x, y), y)
 
     def nll(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None, **kwargs
+        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Per-image negative log-likelihood in nats (B,); ``y``: labels, for class-conditional models."""
+        """Per-image negative log-likelihood in nats (B,); ``y``: labels, for class-conditional
+        models. A model's own estimator settings (the VAE's importance samples) are its options."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")
 
     def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -123,9 +123,9 @@ class Glow(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        K: Annotated[int, Field(ge=1, le=256)] = 16,
+        K: Annotated[int, Field(ge=1, le=256)] = 8,
         L: Annotated[int, Field(ge=1, le=8)] | None = None,
-        hidden_channels: Size = 128,
+        hidden_channels: Size = 64,
         coupling: Literal["affine", "additive"] = "affine",
         n_bits: Annotated[int, Field(ge=1, le=8)] = 8,
         conditional: bool = False,
@@ -135,7 +135,7 @@ class Glow(GenerativeModel):
             0.7,
             1.0,
         ),
-        logit_alpha: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None,
+        logit_alpha: Annotated[float, Field(gt=0.0, lt=0.5)] | None = 1e-6,
         lr: LearningRate = 1e-3,
         warmup_steps: Annotated[int, Field(ge=0)] = 500,
     ):
@@ -242,9 +242,13 @@ class Glow(GenerativeModel):
 
     @torch.no_grad()
     def nll(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None, **kwargs
+        self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None
     ) -> torch.Tensor:
         return self.nll_terms(self.preprocess(x, noise=True, generator=generator), y)
+
+    @property
+    def sample_temperature(self) -> float:
+        return self.temperature
 
     @property
     def likelihood_data(self) -> str:

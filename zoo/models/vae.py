@@ -21,10 +21,11 @@ x ~ Bernoulli(intensity) afresh; the test set is binarised once with a fixed see
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from einops import rearrange
+from pydantic import Field
 from torch import nn
 
 from zoo.data.base import DataInfo
@@ -105,7 +106,7 @@ class VAE(GenerativeModel):
     likelihood_kind = "upper bound"
     ema_modules = ("encoder", "decoder")
 
-    tiny: ClassVar[dict[str, Any]] = {"width": 4, "hidden": 16, "latent_dim": 4}
+    tiny: ClassVar[dict[str, Any]] = {"width": 4, "hidden": 16, "latent_dim": 4, "iw_samples": 2}
 
     def __init__(
         self,
@@ -116,6 +117,7 @@ class VAE(GenerativeModel):
         beta: Weight = 1.0,
         likelihood: Literal["auto", "bernoulli", "logistic"] = "auto",
         lr: LearningRate = 1e-3,
+        iw_samples: Annotated[int, Field(ge=1, le=10_000)] = 100,
     ):
         super().__init__(info)
         if likelihood == "auto":
@@ -124,7 +126,7 @@ class VAE(GenerativeModel):
             raise ZooError(f"model.likelihood must be auto, {' or '.join(LIKELIHOODS)}; got '{likelihood}'")
         self.likelihood_name = likelihood
         self.likelihood = LIKELIHOODS[likelihood]()
-        self.latent_dim, self.beta, self.lr = latent_dim, beta, lr
+        self.latent_dim, self.beta, self.lr, self.iw_samples = latent_dim, beta, lr, iw_samples
         self.encoder = Encoder(info.channels, info.image_size, width, hidden, latent_dim)
         self.decoder = Decoder(
             info.channels, info.image_size, width, hidden, latent_dim, self.likelihood.params_per_channel
@@ -188,11 +190,13 @@ class VAE(GenerativeModel):
         x: torch.Tensor,
         generator: torch.Generator | None = None,
         y: torch.Tensor | None = None,
-        k: int = 100,
+        k: int | None = None,
         chunk: int = 25,
     ) -> torch.Tensor:
-        """-log p(x) through the k-sample IWAE bound, in nats per image (B,). ``x`` is binarised
-        (Bernoulli likelihood) with ``generator`` so repeated evaluations score the same data."""
+        """-log p(x) through the k-sample IWAE bound (``k`` defaults to the model's ``iw_samples``),
+        in nats per image (B,). ``x`` is binarised (Bernoulli likelihood) with ``generator`` so
+        repeated evaluations score the same data."""
+        k = k or self.iw_samples
         x = self.prepare(x, generator)
         mu, logvar = self.encoder(x)
         std = torch.exp(0.5 * logvar)
