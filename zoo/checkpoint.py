@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
         f"{before}. Free some space (or fix the folder) and rerun the same command to resume.",
         durable=True,
     )
+
+
+def cached(path: Path, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """The tensors stored at ``path`` (read with ``weights_only=True``), or ``compute()``'s, written
+    there atomically first; and whether the file was there. The one cache of compare's feature
+    networks and reference features: its key is the file's name."""
+    path = Path(path)
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=True), True
+    state = compute()
+    save_checkpoint(state, path)
+    return state, False
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

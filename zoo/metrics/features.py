@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from zoo.checkpoint import save_checkpoint
+from zoo.checkpoint import cached
 from zoo.data.base import DataInfo, ImageDataset
 from zoo.errors import ZooError
 from zoo.nn.pixels import to_signed
@@ -133,16 +133,19 @@ def zoo_space(
     key = f"{info.name}-{data_key or len(train)}-{info.image_size}px-{task}-seed{seed}-steps{steps}-batch{batch_size}"
     path = Path(cache_dir) / f"featurenet-{key}.pt"
     outputs = info.num_classes if task == "classes" else 4
+
+    def fit_network() -> dict:
+        trained, acc = train_feature_net(train, test, info, steps, batch_size, seed, progress)
+        return {"weights": trained.state_dict(), "accuracy": acc, "key": key}
+
+    state, hit = cached(path, fit_network)
     net = FeatureNet(info.channels, outputs)
-    if path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state["weights"])
-        net.eval()
-        accuracy = float(state["accuracy"])
+    net.load_state_dict(state["weights"])
+    net.eval()
+    accuracy = float(state["accuracy"])
+    if hit:
         log.info("zoo feature network from the cache: %s", path)
     else:
-        net, accuracy = train_feature_net(train, test, info, steps, batch_size, seed, progress)
-        save_checkpoint({"weights": net.state_dict(), "accuracy": accuracy, "key": key}, path)
         log.info("zoo feature network trained (held-out %s accuracy %.3f), cached at %s", task, accuracy, path)
     what = "classifier of the data's labels" if task == "classes" else "rotation-prediction network (no labels)"
     label = (

@@ -1,0 +1,137 @@
+"""``python compare.py``: pick the runs, build the reference, score every row, write the report."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from zoo.compare.discovery import pick_runs
+from zoo.compare.na import NA
+from zoo.compare.options import CompareOptions, check_compare_config
+from zoo.compare.reference import build_reference, data_key
+from zoo.compare.report import TABLE, _jsonable, markdown_table, reasons, write_grids, write_report
+from zoo.compare.scoring import model_row, real_row
+from zoo.data import build_data
+from zoo.errors import ZooError
+from zoo.files import exclusive_dir
+from zoo.trainer import pick_device
+
+log = logging.getLogger("zoo")
+
+
+def output_folder(options: CompareOptions) -> tuple[Path, str]:
+    """A folder this comparison alone writes: ``out=`` when it is new or empty, else a fresh
+    ``<runs_dir>/compare/<time>[-n]/`` created exclusively (two comparisons in one second get two)."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    if options.out is None:
+        out = exclusive_dir(Path(options.runs_dir) / "compare", stamp, what="comparison folder")
+        return out, out.name
+    out = Path(options.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ZooError(f"out={out} already holds files; pick a new folder (or leave out= unset for a fresh one)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ZooError(f"cannot create out={out}: {e.strerror or e}") from None
+    return out, stamp
+
+
+def compare(options: CompareOptions, data_options: dict[str, Any], tracker_factory) -> Path:
+    data_options = dict(data_options)
+    source = data_options.pop("source")
+    data_name = data_options["name"]
+    device = pick_device(options.device)
+    picked = pick_runs(options, {"source": source, **data_options})
+    usable = {name: p for name, p in picked.items() if p.run is not None}
+    rows: list[dict[str, Any]] = [{"model": name, "run": NA(p.reason)} for name, p in picked.items() if p.run is None]
+    if not usable:
+        raise ZooError(
+            f"no finished runs to compare on {data_name} under {options.runs_dir}/. "
+            f"Train some first, e.g. python train.py model=dcgan data={data_name}"
+            + "".join(f"\n  {r['model']}: {r['run']}" for r in rows if "other data" in str(r["run"]))
+        )
+    data = build_data(source, **data_options)
+    key = data_key(data, {"source": source, **data_options})
+
+    out, stamp = output_folder(options)
+    try:
+        log.info("comparing %s on %s -> %s (data key %s)", ", ".join(usable), data.info.name, out, key)
+        ref = build_reference(data, options, key)
+        scored = [real_row(ref, options, data.info.num_classes)]
+        images: dict[str, dict[str, torch.Tensor]] = {}
+        for name, choice in usable.items():
+            log.info("scoring %s (%s)", name, choice.run)
+            started = time.perf_counter()
+            try:
+                row, imgs = model_row(name, choice.run, data, ref, options, device)
+            except ZooError as e:  # one unloadable run does not sink the comparison
+                rows.append({"model": name, "run": NA(f"cannot load: {e}")})
+                continue
+            if choice.unfinished:
+                row["unfinished"] = choice.unfinished
+            log.info("%s scored in %.0f s", name, time.perf_counter() - started)
+            scored.append(row)
+            images[name] = imgs
+        rows = scored + rows
+        grids = write_grids(out, images, data)
+        write_report(out, rows, ref, options, data)  # last: a report on disk is a complete one
+    except BaseException:
+        if not any(out.iterdir()):
+            out.rmdir()
+        raise
+    print(markdown_table(rows))
+    for line in reasons(rows):
+        print(line)
+    print(f"report: {out / 'report.md'}")
+    if len(scored) == 1:
+        raise ZooError(
+            f"no model could be scored on {data_name} (the report in {out} says why for each); "
+            "fix or retrain those runs and compare again"
+        )
+
+    tracker = tracker_factory(out, data.info.name, stamp)
+    try:
+        keys = [k for _, k, _ in TABLE]
+        tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
+        tracker.log_images(grids, step=0)
+    finally:
+        tracker.finish()
+    return out
+
+
+def main(cfg) -> None:
+
+    from zoo.logs import setup_logging
+    from zoo.tracking import Tracker
+
+    setup_logging()
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    try:
+        options, logger = check_compare_config(config)
+        if options.progress is None:
+            options.progress = sys.stderr.isatty()
+
+        def tracker(out: Path, data_name: str, stamp: str) -> Tracker:
+            return Tracker(
+                mode=logger.mode,
+                project=logger.project,
+                run_dir=out,
+                name=f"compare-{data_name}-{stamp}",
+                group=data_name,
+                tags=["compare", data_name],
+                config=config,
+            )
+
+        compare(options, options.data, tracker)
+    except ZooError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted; a report.md in the comparison folder is complete, as it is written last", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,76 @@
+"""Which run of each model a comparison scores: named ones, or the newest finished on the same data."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.compare.options import CompareOptions
+from zoo.errors import ZooError
+from zoo.registry import MODELS
+from zoo.runs import data_diff, finished_runs, read_config, read_status
+
+log = logging.getLogger("zoo")
+
+
+@dataclass
+class Picked:
+    """A model's run for this comparison, or why there is none (``run`` None, ``reason`` set)."""
+
+    run: Path | None = None
+    reason: str = ""
+    unfinished: str = ""  # "status running at step 40" for a run given in runs= that has not finished
+
+
+def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str, Picked]:
+    """Model name -> its run on this data: the ones in ``runs=[...]``, else for each registered
+    model the newest finished run whose data options match (an older matching run beats a newer
+    one on other data)."""
+    data_name = data_options["name"]
+    if options.runs:
+        picked: dict[str, Picked] = {}
+        for entry in options.runs:
+            run_dir = Path(entry)
+            config = read_config(run_dir)
+            name = config["model"].get("name")
+            if name in picked:
+                raise ZooError(
+                    f"runs=[...] names two {name} runs ({picked[name].run} and {run_dir}); pass one per model"
+                )
+            diff = data_diff(config, data_options)
+            if diff:
+                picked[name] = Picked(reason=f"{run_dir} was trained on other data: {'; '.join(diff)}")
+                continue
+            status = read_status(run_dir) or {}
+            unfinished = ""
+            if status.get("status") != "finished":
+                unfinished = f"status {status.get('status', 'unknown')} at step {status.get('step', '?')}"
+            picked[name] = Picked(run_dir, unfinished=unfinished)
+        return picked
+    runs_dir = Path(options.runs_dir)
+    found: dict[str, Picked] = {}
+    for name in MODELS.names():
+        candidates = finished_runs(runs_dir, name, data_name)
+        skipped: list[str] = []
+        for run_dir in candidates:
+            try:
+                diff = data_diff(read_config(run_dir), data_options)
+            except ZooError as e:
+                log.warning("leaving out %s: %s", run_dir, e)
+                skipped.append(f"{run_dir}: unreadable config.yaml")
+                continue
+            if not diff:
+                found[name] = Picked(run_dir)
+                break
+            skipped.append(f"{run_dir} was trained on other data: {'; '.join(diff)}")
+        else:
+            if skipped:
+                more = f" (and {len(skipped) - 1} older)" if len(skipped) > 1 else ""
+                found[name] = Picked(reason=f"no finished run on this data; the newest, {skipped[0]}{more}")
+            else:
+                found[name] = Picked(
+                    reason=f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})"
+                )
+    return found

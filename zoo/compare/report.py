@@ -1,0 +1,165 @@
+"""The comparison written down: the table, the reasons for every n/a, the report and its grids."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.compare.na import NA
+from zoo.compare.options import CompareOptions
+from zoo.compare.reference import Reference
+from zoo.data.base import DataBundle
+from zoo.files import atomic_write_text
+from zoo.images import labelled_columns, save_grid
+
+TABLE = [  # (column, key, format)
+    ("model", "model", "{}"),
+    ("recon MSE", "recon_mse", "{:.4f}"),
+    ("PSNR dB", "recon_psnr", "{:.1f}"),
+    ("SSIM", "recon_ssim", "{:.3f}"),
+    ("FID zoo", "fid_zoo", "{:.2f}"),
+    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
+    ("FID Inception", "fid_inception", "{:.2f}"),
+    ("SWD x1e3", "swd_x1e3", "{:.1f}"),
+    ("-W critic", "neg_wasserstein", "{:.3f}"),
+    ("bits/dim", "bits_per_dim", "{:.3f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("classes", "classes_covered", "{:.2f}"),
+    ("class KL", "class_kl", "{:.3f}"),
+    ("params", "parameters", "{:,}"),
+    ("train min", "train_minutes", "{:.1f}"),
+    ("images seen", "images_seen", "{:,.0f}"),
+    ("samples/s", "sample_images_per_s", "{:.0f}"),
+    ("peak MB", "peak_memory_mb", "{:.0f}"),
+]
+
+
+def cell(value: Any, fmt: str) -> str:
+    if isinstance(value, NA):
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and math.isinf(value):
+        return "inf (exact)"
+    return fmt.format(value)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(c for c, _, _ in TABLE) + " |", "|" + "---|" * len(TABLE)]
+    lines += [
+        "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in TABLE) + " |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _model_cell(row: dict[str, Any]) -> str:
+    return f"{row['model']} (unfinished: {row['unfinished']})" if row.get("unfinished") else str(row["model"])
+
+
+def reasons(rows: list[dict[str, Any]]) -> list[str]:
+    """Every distinct "n/a" with its reason: once for a reason every row shares, else per model."""
+    per_row = [
+        (
+            r["model"],
+            sorted({v.reason for v in r.values() if isinstance(v, NA)}),
+        )
+        for r in rows
+    ]
+    shared = set.intersection(*(set(found) for _, found in per_row)) if per_row else set()
+    notes = [f"- every row: n/a because {reason}" for reason in sorted(shared)]
+    notes += [
+        f"- {model}: n/a because {reason}" for model, found in per_row for reason in found if reason not in shared
+    ]
+    return notes
+
+
+def _jsonable(value: Any) -> Any:
+    """A cell as the CSV and JSON files write it: ``"n/a: <reason>"``, ``"inf"``, or the value."""
+    if isinstance(value, NA):
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
+
+
+def write_report(
+    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
+) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
+    atomic_write_text(out / "metrics.csv", table.getvalue(), "comparison table")
+    meta = {
+        "data": data.info.name,
+        "n_samples": options.n_samples,
+        "n_reference_train_images": len(ref.train_images),
+        "n_test_images": len(ref.test_images),
+        "seed": options.seed,
+        "data_key": ref.data_key,
+        "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
+    }
+    atomic_write_text(
+        out / "metrics.json",
+        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
+        "comparison metrics",
+    )
+    unfinished = [
+        f"- {r['model']}: {r['run']} has not finished ({r['unfinished']})" for r in rows if r.get("unfinished")
+    ]
+    spaces = "\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items())
+    atomic_write_text(
+        out / "report.md",
+        f"# genzoo comparison on {data.info.name}\n\n"
+        f"{options.n_samples} samples per model (seed {options.seed}); FID, KID, SWD and precision/recall "
+        f"against {len(ref.train_images)} training images; reconstructions, likelihoods and the critic on "
+        f"{len(ref.test_images)} held-out test images. The first row scores held-out real images the same way: "
+        "the floor to read every other row against."
+        + (
+            f" The test split holds only {len(ref.test_images)} images, so the real row is scored with that many "
+            "where models use all their samples; FID reads slightly high on fewer images (KID is unbiased), so "
+            "the floor is a little pessimistic."
+            if len(ref.test_images) < options.n_samples
+            else ""
+        )
+        + f" Data key `{ref.data_key}` (a hash of every image and label of both splits and the data options; "
+        "the cached feature network and reference features belong to it).\n\n"
+        + ("Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "")
+        + f"{markdown_table(rows)}\n\n"
+        "Feature spaces:\n" + spaces + "\n\n"
+        "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
+        "Reconstructions by inversion (`invert_gan=true`, see `recon_method`) search the latent space per "
+        "image and are not comparable with an encoder's single pass.\n\n"
+        "Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels "
+        "(per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a "
+        "fresh WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds "
+        "among the samples; class KL: KL(generated || data) of the class histograms, in nats. bits/dim compare "
+        "only between rows whose likelihood is of the same data (the `likelihood` field in metrics.csv: a "
+        "VAE on doodles models binarised pixels, Glow the dequantised 8-bit values).\n\n"
+        "Images: `samples.png` (one column per model, first column real test images), `recons.png` "
+        "(the same test images, first column the originals), `morphs.png` (one row per model that encodes).\n",
+        "comparison report",
+    )
+
+
+def write_grids(out: Path, images: dict[str, dict[str, torch.Tensor]], data: DataBundle) -> dict[str, Path]:
+    written = {}
+    real, _ = data.test.spread(8)
+    samples = {"real": real} | {name: imgs["samples"] for name, imgs in images.items()}
+    written["samples"] = labelled_columns(samples, out / "samples.png")
+    recons = {name: imgs["recons"] for name, imgs in images.items() if "recons" in imgs}
+    if recons:
+        written["recons"] = labelled_columns({"original": real} | recons, out / "recons.png")
+    morphs = [imgs["morph"] for imgs in images.values() if "morph" in imgs]
+    if morphs:
+        written["morphs"] = save_grid(torch.cat(morphs), out / "morphs.png", nrow=len(morphs[0]))
+    return written

@@ -1,0 +1,199 @@
+"""One row of the comparison: the same metrics for every model, by what it declares it can do."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.compare.na import NA
+from zoo.compare.options import CompareOptions, MetricOptions
+from zoo.compare.reference import Reference
+from zoo.data.base import DataBundle
+from zoo.evaluation import EvalConfig, evaluate
+from zoo.metrics.coverage import class_coverage, precision_recall
+from zoo.metrics.critic import image_critic, negative_wasserstein
+from zoo.metrics.features import embed
+from zoo.metrics.frechet import frechet_distance, kernel_distance
+from zoo.metrics.inversion import invert
+from zoo.metrics.reconstruction import ReconstructionScores
+from zoo.metrics.sliced_wasserstein import swd
+from zoo.models.base import GenerativeModel
+from zoo.morph import morph_frames
+from zoo.trained import load_trained
+
+REAL = "real data (test vs train)"
+Row = dict[str, Any]
+
+
+def sample_quality(
+    images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, num_classes: int
+) -> dict[str, float | str]:
+    row: dict[str, float | str] = {}
+    for space in ref.spaces:
+        features = embed(space.extract, images)
+        reference = ref.train_features[space.name]
+        row[f"fid_{space.name}"] = frechet_distance(reference, features)
+        kid_mean, _ = kernel_distance(reference, features, opts.kid_subsets, opts.kid_subset_size, seed)
+        row[f"kid_{space.name}_x1e3"] = 1e3 * kid_mean
+        if space.name == "zoo":
+            row |= precision_recall(reference[: len(features)], features, opts.pr_k)
+            if space.classify is not None:
+                predicted = embed(space.classify, images).argmax(1)
+                row |= class_coverage(predicted, ref.test_labels, num_classes)
+            else:
+                row["classes_covered"] = row["class_kl"] = NA("the data has no labels")
+    for name, reason in ref.unavailable.items():
+        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = NA(reason)
+    sliced = swd(ref.train_images[: len(images)], images, opts.swd_patches_per_image, seed=seed)
+    row["swd_x1e3"] = sliced.pop("swd")
+    row |= {f"{k}_x1e3": v for k, v in sliced.items()}
+    half = len(ref.test_images) // 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        critic = image_critic(images.shape[1], images.shape[-1])
+    fake_half = len(images) // 2
+    row["neg_wasserstein"] = negative_wasserstein(
+        critic,
+        ref.test_images[:half],
+        images[:fake_half],
+        ref.test_images[half:],
+        images[fake_half:],
+        steps=opts.critic_steps,
+        batch_size=opts.critic_batch_size,
+        seed=seed,
+    )
+    return row
+
+
+@torch.no_grad()
+def draw_samples(
+    model: GenerativeModel, n: int, batch_size: int, seed: int, device: torch.device
+) -> tuple[torch.Tensor, float]:
+    """``n`` samples (on the CPU) with a fixed seed, and the images per second it took."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    start = time.perf_counter()
+    chunks = [model.sample(min(batch_size, n - i), generator=generator).float().cpu() for i in range(0, n, batch_size)]
+    return torch.cat(chunks), n / (time.perf_counter() - start)
+
+
+def model_row(
+    name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
+) -> tuple[Row, dict[str, torch.Tensor]]:
+    """One model's metrics, and the images for the side-by-side grids: the same scorers for every
+    model, each asking the model only what it declares."""
+    trained = load_trained(run_dir, device=device)
+    model = trained.model
+    row: Row = {
+        "model": name,
+        "run": str(run_dir),
+        "step": trained.step,
+        "ema": int(trained.uses_ema),
+        # sample() as the model draws it by default; a flow's temperature changes every sample metric
+        "sample_temperature": model.sample_temperature,
+    }
+    images: dict[str, torch.Tensor] = {}
+    row |= score_samples(model, data, ref, options, device, images)
+    row |= score_reconstructions(model, data, ref, options, device, images)
+    row |= score_likelihood(model, data, options, device)
+    row |= score_cost(model, run_dir)
+    return row, images
+
+
+def score_samples(
+    model: GenerativeModel, data: DataBundle, ref: Reference, options: CompareOptions, device, images: dict
+) -> Row:
+    """``n_samples`` samples from a fixed seed, scored by ``sample_quality``; sampling speed and memory."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    samples, speed = draw_samples(model, options.n_samples, options.batch_size, options.seed, device)
+    images["samples"] = samples[:8]
+    row: Row = {"sample_images_per_s": speed}
+    row["peak_memory_mb"] = (
+        torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else NA("measured on CUDA only")
+    )
+    return row | sample_quality(samples, ref, options.metrics, options.seed, data.info.num_classes)
+
+
+def score_reconstructions(
+    model: GenerativeModel, data: DataBundle, ref: Reference, options: CompareOptions, device, images: dict
+) -> Row:
+    """Test images through encode/decode (``can_encode``), by inversion (``can_decode`` and
+    ``invert_gan=true``), or n/a with the reason; a morph for the grids where the model encodes."""
+    if model.can_encode:
+        scores = ReconstructionScores()
+        for i in range(0, len(ref.test_images), options.batch_size):
+            x = ref.test_images[i : i + options.batch_size].to(device)
+            y = ref.test_labels[i : i + options.batch_size].to(device)
+            scores.update(x, model.reconstruct(x, y))
+        x, y = data.test.spread(8)
+        images["recons"] = model.reconstruct(x.to(device), y.to(device)).cpu()
+        a, b = _morph_ends(data)
+        xa, ya = (t.to(device) for t in data.test.batch(torch.tensor([a])))
+        xb, yb = (t.to(device) for t in data.test.batch(torch.tensor([b])))
+        labels = (ya, yb) if model.conditional else (None, None)
+        images["morph"] = morph_frames(model, xa, xb, options.metrics.morph_frames, "slerp", *labels).cpu()
+        return {f"recon_{k}": v for k, v in scores.result().items()} | {"recon_method": "encode/decode"}
+    if options.invert_gan and model.can_decode:
+        n = min(options.invert_images, len(ref.test_images))
+        scores = ReconstructionScores()
+        for i in range(0, n, options.batch_size):
+            x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
+            scores.update(x, invert(model, x, options.invert_steps, seed=options.seed + i))
+        x, _ = data.test.spread(8)
+        images["recons"] = invert(model, x.to(device), options.invert_steps, seed=options.seed).cpu()
+        method = f"inversion (z optimised per image, {options.invert_steps} Adam steps, {n} test images)"
+        return {f"recon_{k}": v for k, v in scores.result().items()} | {"recon_method": method}
+    reason = NA("no encoder" + (" (invert_gan=true searches its latent space)" if model.can_decode else ""))
+    return dict.fromkeys(("recon_mse", "recon_psnr", "recon_ssim", "recon_method"), reason)
+
+
+def score_likelihood(model: GenerativeModel, data: DataBundle, options: CompareOptions, device) -> Row:
+    """Test bits/dim (``has_likelihood``), labelled with what kind of figure it is and of what data."""
+    if not model.has_likelihood:
+        return dict.fromkeys(("bits_per_dim", "likelihood"), NA("no likelihood"))
+    results = evaluate(
+        model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
+    )
+    return {
+        "bits_per_dim": results["test/bits_per_dim"],
+        "likelihood": f"{model.likelihood_kind} on {model.likelihood_data}",
+    }
+
+
+def score_cost(model: GenerativeModel, run_dir: Path) -> Row:
+    """Parameters, and the run's own record of its training time and images."""
+    record = _read_json(run_dir / "eval.json")
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_minutes": record.get("train/minutes", NA("no eval.json in the run")),
+        "images_seen": record.get("train/images_seen", NA("no eval.json in the run")),
+    }
+
+
+def _morph_ends(data: DataBundle) -> tuple[int, int]:
+    """Two test images of different classes where there are labels (the first and the last class)."""
+    labels = data.test.labels
+    if data.info.num_classes > 1 and len(labels.unique()) > 1:
+        return int((labels == labels.min()).nonzero()[0]), int((labels == labels.max()).nonzero()[0])
+    return 0, len(labels) // 2
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[str, float | str]:
+    row: dict[str, float | str] = {"model": REAL, "run": "", "step": "", "ema": ""}
+    row |= sample_quality(ref.test_images, ref, options.metrics, options.seed, num_classes)
+    for key in ("recon_mse", "recon_psnr", "recon_ssim", "bits_per_dim", "likelihood"):
+        row[key] = NA("reference row")
+    for key in ("sample_images_per_s", "peak_memory_mb", "parameters", "train_minutes", "images_seen"):
+        row[key] = ""
+    return row
