@@ -41,6 +41,44 @@ TABLE = [  # (column, key, format)
 ]
 
 
+# report.md; the numbers come from the rows, the words stay the same for every comparison
+REPORT = """\
+# genzoo comparison on {data}
+
+{n_samples} samples per model (seed {seed}); FID, KID, SWD and precision/recall against {n_train} \
+training images; reconstructions, likelihoods and the critic on {n_test} held-out test images. The first \
+row scores held-out real images the same way: the floor to read every other row against.{small_test} \
+Data key `{data_key}` (a hash of every image and label of both splits and the data options; the cached \
+feature network and reference features belong to it).
+
+{unfinished}{table}
+
+Feature spaces:
+{spaces}
+
+Not applicable:
+{reasons}
+
+Reconstructions by inversion (`invert_gan=true`, see `recon_method`) search the latent space per image \
+and are not comparable with an encoder's single pass.
+
+Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels \
+(per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a fresh \
+WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds among the \
+samples; class KL: KL(generated || data) of the class histograms, in nats. bits/dim compare only between \
+rows whose likelihood is of the same data (the `likelihood` field in metrics.csv: a VAE on doodles models \
+binarised pixels, Glow the dequantised 8-bit values).
+
+Images: `samples.png` (one column per model, first column real test images), `recons.png` (the same test \
+images, first column the originals), `morphs.png` (one row per model that encodes).
+"""
+SMALL_TEST_SPLIT = (
+    " The test split holds only {n_test} images, so the real row is scored with that many where models use"
+    " all their samples; FID reads slightly high on fewer images (KID is unbiased), so the floor is a little"
+    " pessimistic."
+)
+
+
 def cell(value: Any, fmt: str) -> str:
     if isinstance(value, NA):
         return "n/a"
@@ -117,38 +155,23 @@ def write_report(
         f"- {r['model']}: {r['run']} has not finished ({r['unfinished']})" for r in rows if r.get("unfinished")
     ]
     spaces = "\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items())
-    atomic_write_text(
-        out / "report.md",
-        f"# genzoo comparison on {data.info.name}\n\n"
-        f"{options.n_samples} samples per model (seed {options.seed}); FID, KID, SWD and precision/recall "
-        f"against {len(ref.train_images)} training images; reconstructions, likelihoods and the critic on "
-        f"{len(ref.test_images)} held-out test images. The first row scores held-out real images the same way: "
-        "the floor to read every other row against."
-        + (
-            f" The test split holds only {len(ref.test_images)} images, so the real row is scored with that many "
-            "where models use all their samples; FID reads slightly high on fewer images (KID is unbiased), so "
-            "the floor is a little pessimistic."
-            if len(ref.test_images) < options.n_samples
-            else ""
-        )
-        + f" Data key `{ref.data_key}` (a hash of every image and label of both splits and the data options; "
-        "the cached feature network and reference features belong to it).\n\n"
-        + ("Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "")
-        + f"{markdown_table(rows)}\n\n"
-        "Feature spaces:\n" + spaces + "\n\n"
-        "Not applicable:\n" + "\n".join(reasons(rows)) + "\n\n"
-        "Reconstructions by inversion (`invert_gan=true`, see `recon_method`) search the latent space per "
-        "image and are not comparable with an encoder's single pass.\n\n"
-        "Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels "
-        "(per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a "
-        "fresh WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds "
-        "among the samples; class KL: KL(generated || data) of the class histograms, in nats. bits/dim compare "
-        "only between rows whose likelihood is of the same data (the `likelihood` field in metrics.csv: a "
-        "VAE on doodles models binarised pixels, Glow the dequantised 8-bit values).\n\n"
-        "Images: `samples.png` (one column per model, first column real test images), `recons.png` "
-        "(the same test images, first column the originals), `morphs.png` (one row per model that encodes).\n",
-        "comparison report",
+    small_test = (
+        SMALL_TEST_SPLIT.format(n_test=len(ref.test_images)) if len(ref.test_images) < options.n_samples else ""
     )
+    text = REPORT.format(
+        data=data.info.name,
+        n_samples=options.n_samples,
+        seed=options.seed,
+        n_train=len(ref.train_images),
+        n_test=len(ref.test_images),
+        small_test=small_test,
+        data_key=ref.data_key,
+        unfinished="Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "",
+        table=markdown_table(rows),
+        spaces=spaces,
+        reasons="\n".join(reasons(rows)),
+    )
+    atomic_write_text(out / "report.md", text, "comparison report")
 
 
 def write_grids(out: Path, images: dict[str, dict[str, torch.Tensor]], data: DataBundle) -> dict[str, Path]:
