@@ -20,6 +20,16 @@ from zoo.registry import MODELS
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_torch_hub(tmp_path_factory):
+    """No test reads or writes the user's torch hub cache, where the Inception weights live:
+    ``TORCH_HOME`` points into the session's temporary folder (subprocesses inherit it)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def real_data() -> Path:
     """The real data folder (``ZOO_DATA_DIR``); tests that need it skip with a reason when unset."""

@@ -1,15 +1,14 @@
-"""Feature spaces: genzoo's own network is trained once per data set and then read from the cache;
-Inception without weights is reported as unavailable, with where it was looked for."""
+"""Feature spaces: genzoo's own network is trained once per data set and then read from the cache
+(the Inception space is specified in ``test_inception.py``)."""
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
 
 import torch
 
 from tests.conftest import tiny_bundle
-from zoo.metrics.features import embed, inception_candidates, inception_space, zoo_space
+from zoo.metrics.features import embed, zoo_space
 
 
 def test_zoo_classifier_is_trained_cached_and_read_back(tmp_path):
@@ -32,26 +31,3 @@ def test_unlabelled_data_gets_a_rotation_network(tmp_path):
     space = zoo_space(data.train, data.test, unlabelled, tmp_path, steps=5, batch_size=16)
     assert space.classify is None and "rotation" in space.label
     assert list(tmp_path.glob("*-rotation-*.pt"))
-
-
-def test_inception_without_weights_says_where_it_looked(tmp_path):
-    missing = tmp_path / "nowhere" / "inception.pth"
-    reason = inception_space(str(missing))
-    assert isinstance(reason, str) and reason.startswith("n/a: Inception weights not found at")
-    assert str(missing) in reason
-    assert inception_candidates(str(missing))[0] == missing
-
-
-def test_inception_weights_that_carry_code_are_refused(tmp_path):
-    class Payload:
-        def __reduce__(self):
-            return (print, ("this would run",))
-
-    path = tmp_path / "inception.pth"
-    path.write_bytes(pickle.dumps({"w": Payload()}))
-    try:
-        inception_space(str(path))
-    except Exception as e:  # the ZooError names the file
-        assert str(path) in str(e)
-    else:
-        raise AssertionError("a pickle with code was accepted")
