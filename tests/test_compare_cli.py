@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, run_train
 from tests.test_train_cli import fast
+from zoo.metrics import inception
 
 
 def run_compare(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -49,6 +50,7 @@ def compare_args(root: Path, out: Path) -> list[str]:
         "metrics.critic_steps=5",
         "metrics.kid_subsets=5",
         "metrics.swd_patches_per_image=4",
+        "metrics.feature_spaces=[zoo]",  # Inception costs ~0.1 s an image here: one test below
         "logger.mode=offline",
         f"out={out}",
     ]
@@ -74,7 +76,7 @@ def test_compare_writes_every_file_with_honest_na_cells(trained):
     for row in (dcgan, vae):
         for key in ("fid_zoo", "kid_zoo_x1e3", "swd_x1e3", "neg_wasserstein", "precision", "recall", "class_kl"):
             assert isinstance(row[key], float), key
-        assert row["fid_inception"].startswith("n/a: Inception weights not found at")
+        assert row["fid_inception"] == row["precision_inception"] == "n/a: not in metrics.feature_spaces"
         assert row["parameters"] > 0 and row["images_seen"] == 64
     for missing in ("glow", "alpha_gan"):  # registered but never trained here
         assert rows[missing]["run"].startswith("n/a: no finished run under")
@@ -84,6 +86,32 @@ def test_compare_writes_every_file_with_honest_na_cells(trained):
     report = (out / "report.md").read_text()
     assert "| dcgan |" in report and "no encoder" in report
     assert "| model |" in result.stdout  # the table is printed
+
+
+def test_the_inception_columns_are_filled_for_every_row_at_one_n(trained):
+    """The standard FID network, converted from the installed package on first use into torch's
+    hub cache (this session's own, see conftest), scores 16 images per row."""
+    if inception.packaged_file() is None:
+        pytest.skip(f"{inception.PACKAGE} is not installed (pip install -r requirements.txt)")
+    workdir, root = trained
+    out = workdir / "with-inception"
+    args = [*compare_args(root, out), "logger.mode=disabled", "metrics.feature_spaces=[zoo,inception]"]
+    result = run_compare(*args, "metrics.inception_samples=16", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert inception.cache_path().is_file()  # converted once, where torch-fidelity looks
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["images_per_feature_space"] == {"zoo": 64, "inception": 16}
+    assert "torch-fidelity's port" in metrics["meta"]["feature_spaces"]["inception"]
+    rows = {r["model"]: r for r in metrics["rows"]}
+    for name in ("real data (test vs train)", "dcgan", "vae"):
+        for key in ("fid_inception", "kid_inception_x1e3", "precision_inception", "recall_inception"):
+            assert isinstance(rows[name][key], float), (name, key, rows[name][key])
+        assert rows[name]["fid_inception"] > 0
+    assert rows["dcgan"]["fid_inception"] > rows["real data (test vs train)"]["fid_inception"]  # 4 steps of training
+    report = (out / "report.md").read_text()
+    assert "| FID Inception N=16 |" in report and "biased upwards at small N" in report
+    cache = workdir / "runs" / "compare" / "cache"
+    assert len(list(cache.glob("reference-inception-*-n16-*.pt"))) == 1
 
 
 def test_same_seed_gives_the_same_numbers(trained):

@@ -76,6 +76,7 @@ ACCEPTED = {
     ("seed@compare", "zero"),
     ("progress@compare", "zero"),
     ("invert_gan@compare", "zero"),
+    ("metrics.inception_download@compare", "zero"),  # a bool: 0 is false
 }
 # morph's a and b are test indices or file names, checked against the run's data once it is loaded
 MORPH_ACCEPTED = {(key, probe) for key in ("a", "b") for probe in ("zero", "negative", "large")}

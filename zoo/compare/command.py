@@ -15,7 +15,7 @@ from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
 from zoo.compare.reference import build_reference, data_key
-from zoo.compare.report import TABLE, _jsonable, markdown_table, reasons, write_grids, write_report
+from zoo.compare.report import TABLE, _jsonable, inception_size, markdown_table, reasons, write_grids, write_report
 from zoo.compare.scoring import model_row, real_row
 from zoo.data import build_data
 from zoo.errors import ZooError
@@ -62,7 +62,7 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     out, stamp = output_folder(options)
     try:
         log.info("comparing %s on %s -> %s (data key %s)", ", ".join(usable), data.info.name, out, key)
-        ref = build_reference(data, options, key)
+        ref = build_reference(data, options, key, device)
         scored = [real_row(ref, options, data.info.num_classes)]
         images: dict[str, dict[str, torch.Tensor]] = {}
         for name, choice in usable.items():
@@ -85,7 +85,7 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         if not any(out.iterdir()):
             out.rmdir()
         raise
-    print(markdown_table(rows))
+    print(markdown_table(rows, inception_size(ref)))
     for line in reasons(rows):
         print(line)
     print(f"report: {out / 'report.md'}")

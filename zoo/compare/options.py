@@ -18,6 +18,8 @@ class MetricOptions(Options):
         default_factory=lambda: ["zoo", "inception"], min_length=1
     )
     inception_weights: str | None = None
+    inception_samples: Literal["auto"] | Annotated[int, Field(ge=2, le=1_000_000)] = "auto"
+    inception_download: bool = True
     cache_dir: str = "runs/compare/cache"
     feature_net_steps: Annotated[int, Field(ge=1, le=1_000_000)] = 800
     kid_subsets: Annotated[int, Field(ge=1, le=10_000)] = 100

@@ -13,7 +13,7 @@ import torch
 from zoo.checkpoint import cached
 from zoo.compare.options import CompareOptions
 from zoo.data.base import DataBundle
-from zoo.metrics.features import FeatureSpace, embed, inception_space, zoo_space
+from zoo.metrics.features import FeatureSpace, inception_space, zoo_space
 
 
 def data_key(data: DataBundle, data_options: dict[str, Any]) -> str:
@@ -45,9 +45,23 @@ class Reference:
     train_features: dict[str, torch.Tensor]
     unavailable: dict[str, str]  # feature space -> reason
     data_key: str  # which images these are (``data_key``): the cache key of every cached file
+    sizes: dict[str, int]  # feature space -> images per row in it (the same N for every row)
 
 
-def build_reference(data: DataBundle, options: CompareOptions, key: str) -> Reference:
+CPU_INCEPTION_SAMPLES = 500  # ~10 images/s on 2 CPU cores: 7 x 500 images for 5 models take ~6 minutes
+
+
+def inception_samples(options: CompareOptions, device: torch.device) -> int:
+    """How many images of each row enter the Inception columns: ``metrics.inception_samples``, or
+    on ``auto`` every sample on CUDA and ``CPU_INCEPTION_SAMPLES`` on a CPU (Inception-v3 at 299x299
+    costs ~5.7 GFLOPs an image)."""
+    wanted = options.metrics.inception_samples
+    if wanted == "auto":
+        wanted = options.n_samples if device.type == "cuda" else CPU_INCEPTION_SAMPLES
+    return min(wanted, options.n_samples)
+
+
+def build_reference(data: DataBundle, options: CompareOptions, key: str, device: torch.device) -> Reference:
     opts, progress = options.metrics, bool(options.progress)
     generator = torch.Generator().manual_seed(options.seed)
     n_train = min(options.n_samples, len(data.train))
@@ -55,7 +69,8 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str) -> Refe
     n_test = min(options.n_samples, len(data.test))
     test_images, test_labels = data.test.batch(torch.randperm(len(data.test), generator=generator)[:n_test])
 
-    spaces, unavailable = [], {}
+    spaces: list[FeatureSpace] = []
+    unavailable = {} if "inception" in opts.feature_spaces else {"inception": "not in metrics.feature_spaces"}
     for name in opts.feature_spaces:
         if name == "zoo":
             spaces.append(
@@ -71,14 +86,20 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str) -> Refe
                 )
             )
         else:  # "inception" (the schema allows no other)
-            space = inception_space(opts.inception_weights)
+            space = inception_space(opts.inception_weights, opts.inception_download, progress, device)
             if isinstance(space, str):
-                unavailable["inception"] = space.removeprefix("n/a: ")
+                unavailable["inception"] = space
             else:
                 spaces.append(space)
+    sizes = {
+        s.name: min(n_train, inception_samples(options, device)) if s.name == "inception" else n_train for s in spaces
+    }
     features = {}
-    for space in spaces:  # the reference features, computed once per data set, sample and network
-        path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-data{key}-n{n_train}-seed{options.seed}.pt"
-        state, _ = cached(path, lambda space=space: {"features": embed(space.extract, train_images)})
+    for space in spaces:  # the reference features, computed once per data set, sample, size and network
+        n = sizes[space.name]
+        path = Path(opts.cache_dir) / f"reference-{space.name}-{space.key}-data{key}-n{n}-seed{options.seed}.pt"
+        state, _ = cached(
+            path, lambda s=space, n=n: {"features": s.features(train_images[:n], progress, "(reference)")}
+        )
         features[space.name] = state["features"]
-    return Reference(train_images, test_images, test_labels, spaces, features, unavailable, key)
+    return Reference(train_images, test_images, test_labels, spaces, features, unavailable, key, sizes)

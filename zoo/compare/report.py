@@ -25,12 +25,15 @@ TABLE = [  # (column, key, format)
     ("SSIM", "recon_ssim", "{:.3f}"),
     ("FID zoo", "fid_zoo", "{:.2f}"),
     ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
-    ("FID Inception", "fid_inception", "{:.2f}"),
+    ("FID Inception N={n_inception}", "fid_inception", "{:.2f}"),
+    ("KID Inception x1e3", "kid_inception_x1e3", "{:.2f}"),
     ("SWD x1e3", "swd_x1e3", "{:.1f}"),
     ("-W critic", "neg_wasserstein", "{:.3f}"),
     ("bits/dim", "bits_per_dim", "{:.3f}"),
     ("precision", "precision", "{:.3f}"),
     ("recall", "recall", "{:.3f}"),
+    ("precision Inception", "precision_inception", "{:.3f}"),
+    ("recall Inception", "recall_inception", "{:.3f}"),
     ("classes", "classes_covered", "{:.2f}"),
     ("class KL", "class_kl", "{:.3f}"),
     ("params", "parameters", "{:,}"),
@@ -55,7 +58,7 @@ feature network and reference features belong to it).
 
 Feature spaces:
 {spaces}
-
+{inception}
 Not applicable:
 {reasons}
 
@@ -71,6 +74,14 @@ binarised pixels, Glow the dequantised 8-bit values).
 
 Images: `samples.png` (one column per model, first column real test images), `recons.png` (the same test \
 images, first column the originals), `morphs.png` (one row per model that encodes).
+"""
+INCEPTION = """
+The Inception columns score {n_inception} images per row (`metrics.inception_samples`): the first \
+{n_inception} of each model's samples, of the held-out test images in the real row, and of the training \
+reference, the same N everywhere. FID's estimate is biased upwards at small N and falls as N grows, so read \
+it only against rows of the same N (published FIDs use 50,000); KID is unbiased at any N. Precision and \
+recall Inception are the k-NN manifold metrics on those same features; the unlabelled columns use the zoo \
+features.
 """
 SMALL_TEST_SPLIT = (
     " The test split holds only {n_test} images, so the real row is scored with that many where models use"
@@ -89,8 +100,10 @@ def cell(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(c for c, _, _ in TABLE) + " |", "|" + "---|" * len(TABLE)]
+def markdown_table(rows: list[dict[str, Any]], n_inception: int | str = "n/a") -> str:
+    """The table; ``n_inception`` (images per row in the Inception columns) goes in their header."""
+    header = [c.format(n_inception=n_inception) for c, _, _ in TABLE]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(TABLE)]
     lines += [
         "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in TABLE) + " |"
         for r in rows
@@ -100,6 +113,10 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 def _model_cell(row: dict[str, Any]) -> str:
     return f"{row['model']} (unfinished: {row['unfinished']})" if row.get("unfinished") else str(row["model"])
+
+
+def inception_size(ref: Reference) -> int | str:
+    return ref.sizes.get("inception", "n/a")
 
 
 def reasons(rows: list[dict[str, Any]]) -> list[str]:
@@ -144,6 +161,7 @@ def write_report(
         "n_test_images": len(ref.test_images),
         "seed": options.seed,
         "data_key": ref.data_key,
+        "images_per_feature_space": ref.sizes,
         "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
     }
     atomic_write_text(
@@ -167,8 +185,9 @@ def write_report(
         small_test=small_test,
         data_key=ref.data_key,
         unfinished="Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "",
-        table=markdown_table(rows),
+        table=markdown_table(rows, inception_size(ref)),
         spaces=spaces,
+        inception=INCEPTION.format(n_inception=ref.sizes["inception"]) if "inception" in ref.sizes else "",
         reasons="\n".join(reasons(rows)),
     )
     atomic_write_text(out / "report.md", text, "comparison report")

@@ -30,24 +30,28 @@ Row = dict[str, Any]
 
 
 def sample_quality(
-    images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, num_classes: int
+    images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, num_classes: int, progress: bool = False
 ) -> dict[str, float | str]:
     row: dict[str, float | str] = {}
     for space in ref.spaces:
-        features = embed(space.extract, images)
+        features = space.features(images[: ref.sizes[space.name]], progress)  # the same N in every row
         reference = ref.train_features[space.name]
         row[f"fid_{space.name}"] = frechet_distance(reference, features)
         kid_mean, _ = kernel_distance(reference, features, opts.kid_subsets, opts.kid_subset_size, seed)
         row[f"kid_{space.name}_x1e3"] = 1e3 * kid_mean
+        found = precision_recall(reference[: len(features)], features, opts.pr_k)
         if space.name == "zoo":
-            row |= precision_recall(reference[: len(features)], features, opts.pr_k)
+            row |= found
             if space.classify is not None:
                 predicted = embed(space.classify, images).argmax(1)
                 row |= class_coverage(predicted, ref.test_labels, num_classes)
             else:
                 row["classes_covered"] = row["class_kl"] = NA("the data has no labels")
+        else:
+            row |= {f"{k}_{space.name}": v for k, v in found.items()}
     for name, reason in ref.unavailable.items():
-        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = NA(reason)
+        for key in (f"fid_{name}", f"kid_{name}_x1e3", f"precision_{name}", f"recall_{name}"):
+            row[key] = NA(reason)
     sliced = swd(ref.train_images[: len(images)], images, opts.swd_patches_per_image, seed=seed)
     row["swd_x1e3"] = sliced.pop("swd")
     row |= {f"{k}_x1e3": v for k, v in sliced.items()}
@@ -115,7 +119,9 @@ def score_samples(
     row["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else NA("measured on CUDA only")
     )
-    return row | sample_quality(samples, ref, options.metrics, options.seed, data.info.num_classes)
+    return row | sample_quality(
+        samples, ref, options.metrics, options.seed, data.info.num_classes, bool(options.progress)
+    )
 
 
 def score_reconstructions(
@@ -191,7 +197,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[str, float | str]:
     row: dict[str, float | str] = {"model": REAL, "run": "", "step": "", "ema": ""}
-    row |= sample_quality(ref.test_images, ref, options.metrics, options.seed, num_classes)
+    row |= sample_quality(ref.test_images, ref, options.metrics, options.seed, num_classes, bool(options.progress))
     for key in ("recon_mse", "recon_psnr", "recon_ssim", "bits_per_dim", "likelihood"):
         row[key] = NA("reference row")
     for key in ("sample_images_per_s", "peak_memory_mb", "parameters", "train_minutes", "images_seen"):
