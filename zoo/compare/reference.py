@@ -91,9 +91,9 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str, device:
                 unavailable["inception"] = space
             else:
                 spaces.append(space)
-    sizes = {
-        s.name: min(n_train, inception_samples(options, device)) if s.name == "inception" else n_train for s in spaces
-    }
+    # Inception: the same N in every row, the real row's test images included (a small test split caps it)
+    n_inception = min(n_train, n_test, inception_samples(options, device))
+    sizes = {s.name: n_inception if s.name == "inception" else n_train for s in spaces}
     features = {}
     for space in spaces:  # the reference features, computed once per data set, sample, size and network
         n = sizes[space.name]

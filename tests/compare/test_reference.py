@@ -1,0 +1,23 @@
+"""How many images enter the Inception columns: every sample on CUDA, a CPU-sized N otherwise, never
+more than there are samples."""
+
+from __future__ import annotations
+
+import torch
+
+from zoo.compare import CompareOptions
+from zoo.compare.reference import CPU_INCEPTION_SAMPLES, inception_samples
+
+
+def options(**metrics) -> CompareOptions:
+    return CompareOptions.model_validate({"n_samples": 10_000, "metrics": metrics})
+
+
+def test_auto_is_every_sample_on_cuda_and_a_cpu_budget_on_a_cpu():
+    assert inception_samples(options(), torch.device("cuda")) == 10_000
+    assert inception_samples(options(), torch.device("cpu")) == CPU_INCEPTION_SAMPLES == 500
+
+
+def test_a_given_n_is_used_on_any_device_but_never_exceeds_the_samples():
+    assert inception_samples(options(inception_samples=2000), torch.device("cpu")) == 2000
+    assert inception_samples(options(inception_samples=50_000), torch.device("cuda")) == 10_000
