@@ -48,7 +48,7 @@ class Reference:
     sizes: dict[str, int]  # feature space -> images per row in it (the same N for every row)
 
 
-CPU_INCEPTION_SAMPLES = 500  # ~10 images/s on 2 CPU cores: 7 x 500 images for 5 models take ~6 minutes
+CPU_INCEPTION_SAMPLES = 500  # ~12.5 images/s on 2 CPU cores: 7 x 500 images for 5 models take ~5 minutes
 
 
 def inception_samples(options: CompareOptions, device: torch.device) -> int:
