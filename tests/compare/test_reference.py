@@ -1,5 +1,5 @@
 """How many images enter the Inception columns: every sample on CUDA, a CPU-sized N otherwise, never
-more than there are samples."""
+more than there are samples; samples with NaN or infinite pixels are counted and scored as drawn."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 
 from zoo.compare import CompareOptions
 from zoo.compare.reference import CPU_INCEPTION_SAMPLES, inception_samples
+from zoo.compare.scoring import finite_samples
 
 
 def options(**metrics) -> CompareOptions:
@@ -21,3 +22,14 @@ def test_auto_is_every_sample_on_cuda_and_a_cpu_budget_on_a_cpu():
 def test_a_given_n_is_used_on_any_device_but_never_exceeds_the_samples():
     assert inception_samples(options(inception_samples=2000), torch.device("cpu")) == 2000
     assert inception_samples(options(inception_samples=50_000), torch.device("cuda")) == 10_000
+
+
+def test_non_finite_samples_are_counted_and_drawn_as_a_grid_draws_them():
+    samples = torch.rand(5, 1, 4, 4)
+    samples[1, 0, 0, 0] = float("nan")
+    samples[3, 0, 2, 1] = float("inf")
+    samples[3, 0, 1, 1] = -float("inf")
+    fixed, failed = finite_samples(samples)
+    assert failed == 2 and torch.isfinite(fixed).all()
+    assert fixed[1, 0, 0, 0] == 0 and fixed[3, 0, 2, 1] == 1 and fixed[3, 0, 1, 1] == 0
+    assert torch.equal(fixed[[0, 2, 4]], samples[[0, 2, 4]])  # the good ones untouched

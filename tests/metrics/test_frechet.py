@@ -57,3 +57,13 @@ def test_kid_is_reproducible_with_a_seed():
     assert kernel_distance(a, b, subsets=5, subset_size=100, seed=7) == kernel_distance(
         a, b, subsets=5, subset_size=100, seed=7
     )
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_features_are_an_error_not_a_crash(bad):
+    a, b = torch.randn(64, 8, dtype=torch.float64), torch.randn(64, 8, dtype=torch.float64)
+    b[3, 2] = bad  # LAPACK would abort the whole process on this
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        frechet_distance(a, b)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        kernel_distance(a, b, subsets=2, subset_size=16)

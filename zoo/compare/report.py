@@ -40,6 +40,7 @@ TABLE = [  # (column, key, format)
     ("train min", "train_minutes", "{:.1f}"),
     ("images seen", "images_seen", "{:,.0f}"),
     ("samples/s", "sample_images_per_s", "{:.0f}"),
+    ("non-finite", "nonfinite_samples", "{:d}"),
     ("peak MB", "peak_memory_mb", "{:.0f}"),
 ]
 
@@ -68,7 +69,8 @@ and are not comparable with an encoder's single pass.
 Columns: SWD is the sliced Wasserstein distance of Karras et al. (2018) averaged over pyramid levels \
 (per level in metrics.csv); -W critic is the alpha-GAN paper's negative Wasserstein distance from a fresh \
 WGAN-GP critic (closer to 0 is better); classes: share of classes the zoo classifier finds among the \
-samples; class KL: KL(generated || data) of the class histograms, in nats. bits/dim compare only between \
+samples; class KL: KL(generated || data) of the class histograms, in nats; non-finite: samples with a NaN or \
+infinite pixel, scored with those pixels set to 0 (NaN, -inf) or 1 (+inf). bits/dim compare only between \
 rows whose likelihood is of the same data (the `likelihood` field in metrics.csv: a VAE on doodles models \
 binarised pixels, Glow the dequantised 8-bit values).
 

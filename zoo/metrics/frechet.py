@@ -31,8 +31,15 @@ class GivenFeatures(nn.Module):
         return features
 
 
+def _finite(*features: torch.Tensor) -> None:
+    """LAPACK crashes the process on a NaN matrix (MKL: "Parameter 3 was incorrect on entry to DGEBAL")."""
+    if not all(bool(torch.isfinite(f).all()) for f in features):
+        raise ValueError("features with NaN or infinite values have no Fréchet or kernel distance")
+
+
 def frechet_distance(reference: torch.Tensor, candidate: torch.Tensor) -> float:
     """FID between feature sets (N, D) and (M, D)."""
+    _finite(reference, candidate)
     metric = FrechetInceptionDistance(feature=GivenFeatures(reference.shape[1]))
     metric.update(reference.double(), real=True)
     metric.update(candidate.double(), real=False)
@@ -43,6 +50,7 @@ def kernel_distance(
     reference: torch.Tensor, candidate: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
     """KID (mean, standard deviation over ``subsets`` random subsets) between feature sets."""
+    _finite(reference, candidate)
     size = min(subset_size, len(reference), len(candidate))
     with warnings.catch_warnings():  # "will save all extracted features": that is the point here
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
