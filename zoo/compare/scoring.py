@@ -52,7 +52,8 @@ def sample_quality(
     for name, reason in ref.unavailable.items():
         for key in (f"fid_{name}", f"kid_{name}_x1e3", f"precision_{name}", f"recall_{name}"):
             row[key] = NA(reason)
-    sliced = swd(ref.train_images[: len(images)], images, opts.swd_patches_per_image, seed=seed)
+    n = min(len(ref.train_images), len(images))  # a small training split holds fewer images than the samples
+    sliced = swd(ref.train_images[:n], images[:n], opts.swd_patches_per_image, seed=seed)
     row["swd_x1e3"] = sliced.pop("swd")
     row |= {f"{k}_x1e3": v for k, v in sliced.items()}
     half = len(ref.test_images) // 2
