@@ -52,10 +52,9 @@ class FeatureSpace:
 def embed(
     fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int = 500, desc: str | None = None
 ) -> torch.Tensor:
-    starts = range(0, len(images), batch_size)
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=desc is None, leave=False)
     chunks = []
-    for i in starts:
+    for i in range(0, len(images), batch_size):
         chunks.append(fn(images[i : i + batch_size].float()).float())
         bar.update(len(chunks[-1]))
     bar.close()
@@ -185,7 +184,7 @@ def inception_space(
     if isinstance(found, str):
         return found
     state = inception.read_weights(found)  # refuses a file that carries code, or another layout
-    difference = inception.verify(found)  # refuses a network that is not the packaged one
+    difference = inception.verify(found, state)  # refuses a network that is not the packaged one
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     device = device or torch.device("cpu")

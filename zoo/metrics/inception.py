@@ -193,13 +193,14 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def verify(path: Path) -> float | None:
-    """Run a weights file and the packaged network on the probe images; refuse the file when they
-    disagree. None when the package is not installed (nothing to check against)."""
+def verify(path: Path, state: Mapping[str, torch.Tensor] | None = None) -> float | None:
+    """Run a weights file (``state``: its weights, when already read) and the packaged network on the
+    probe images; refuse the file when they disagree. None when the package is not installed."""
     source = packaged_file()
     if source is None:
         return None
-    difference = feature_difference(load_packaged(source), fidelity_network(read_weights(path)), probe_images())
+    state = read_weights(path) if state is None else state
+    difference = feature_difference(load_packaged(source), fidelity_network(state), probe_images())
     if not difference <= FEATURE_TOLERANCE:  # NaN fails too
         raise ZooError(
             f"{path} is not the standard FID network: its features differ from {PACKAGE}'s by up to "
@@ -282,12 +283,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"downloaded to {download(dest)}")
         else:
             print(f"converted {packaged_file()} to {install(dest)}")
-        difference = verify(dest)
+        state = read_weights(dest)
+        difference = verify(dest, state)
         if difference is None:
             print(f"not checked: {PACKAGE} is not installed")
         else:
             print(f"checked: features within {difference:.2g} of {PACKAGE}'s network on {len(probe_images())} probes")
-        if not has_classifier(read_weights(dest)):
+        if not has_classifier(state):
             print("its fc layer is NaN (the packaged network has none): FID and KID only, no Inception Score")
     except ZooError as e:
         print(f"error: {e}", file=sys.stderr)
