@@ -72,21 +72,47 @@ def quickdraw_root_module(tmp_path_factory) -> Path:
 
 
 def tiny_bundle(
-    n_train: int = 256, n_test: int = 64, size: int = 16, channels: int = 1, binary: bool = True
+    n_train: int = 256, n_test: int = 64, size: int = 16, channels: int = 1, binary: bool = True, colour: bool = False
 ) -> DataBundle:
-    """Small structured images: a filled square (side size/2) at a random place; label = left/right half."""
+    """Small structured images: a filled square (side size/2) at a random place; label = left/right half.
+    ``colour``: RGB, each square in one of three colours on a darker background of another (what a
+    colouriser can learn: the colour goes with the square's lightness)."""
     g = torch.Generator().manual_seed(0)
     side = size // 2
+    palette = torch.tensor([[230, 60, 40], [60, 200, 60], [250, 220, 60]], dtype=torch.uint8)  # red, green, yellow
+    channels = 3 if colour else channels
 
     def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.zeros(n, channels, size, size, dtype=torch.uint8)
         corners = torch.randint(0, size - side + 1, (n, 2), generator=g)
-        for img, (r, c) in zip(images, corners.tolist(), strict=True):
-            img[:, r : r + side, c : c + side] = 255
+        hues = torch.randint(0, 3, (n,), generator=g)
+        for img, (r, c), hue in zip(images, corners.tolist(), hues.tolist(), strict=True):
+            if colour:
+                img[:] = (palette[(hue + 1) % 3] // 3)[:, None, None]
+                img[:, r : r + side, c : c + side] = palette[hue][:, None, None]
+            else:
+                img[:, r : r + side, c : c + side] = 255
         return images, (corners[:, 1] >= (size - side) // 2).long()
 
-    info = DataInfo("tiny", channels, size, 2, ("left", "right"), binary=binary)
+    info = DataInfo("tiny", channels, size, 2, ("left", "right"), binary=binary and not colour)
     return DataBundle(ImageDataset(*make(n_train)), ImageDataset(*make(n_test)), info)
+
+
+def tiny_data_for(name: str, size: int = 16) -> DataBundle:
+    """The tiny data a registered model trains on: colour squares for a colouriser, else grey ones."""
+    return tiny_bundle(size=size, colour=MODELS.get(name).colourises)
+
+
+def write_colour_folder(root: Path, n: int = 60, size: int = 16) -> Path:
+    """A folder of ``n`` small RGB images (the colour squares of ``tiny_bundle``) for ``data=folder``."""
+    from PIL import Image
+
+    folder = root / "colour"
+    folder.mkdir(parents=True)
+    images = tiny_bundle(n_train=n, n_test=1, size=size, colour=True).train.images
+    for i, img in enumerate(images):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    return folder
 
 
 def tiny_overrides(name: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_train
+from tests.conftest import TINY, run_train, write_colour_folder
 from tests.wandb_records import logged
 from zoo.registry import MODELS
 
@@ -18,11 +18,24 @@ LIKELIHOOD = {name for name in MODELS.names() if MODELS.get(name).has_likelihood
 
 
 def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
+    """Quick, Draw! doodles for every model but a colouriser, which gets a folder of colour images
+    (written beside the doodles) and refuses grey data."""
+    if MODELS.get(model).colourises:
+        folder = quickdraw_root / "colour"
+        if not folder.is_dir():
+            write_colour_folder(quickdraw_root)
+        data = [
+            "data=folder",
+            f"data.root={quickdraw_root}",
+            "data.path=colour",
+            "data.name=colour",
+            "data.image_size=16",
+        ]
+    else:
+        data = ["data=quickdraw", f"data.root={quickdraw_root}", "data.categories=[cat,smiley_face]"]
     return [
         f"model={model}",
-        "data=quickdraw",
-        f"data.root={quickdraw_root}",
-        "data.categories=[cat,smiley_face]",
+        *data,
         "data.progress=false",
         f"trainer.max_steps={steps}",
         "trainer.batch_size=16",
@@ -30,10 +43,15 @@ def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
         "trainer.sample_every=2",
         "trainer.checkpoint_every=2",
         "trainer.n_samples=4",
+        "trainer.max_minutes=null",
         "eval.n_test=20",
         "logger.mode=disabled",
         *TINY[model],
     ]
+
+
+def data_name(model: str) -> str:
+    return "colour" if MODELS.get(model).colourises else "quickdraw"
 
 
 def only_run(tmp_path: Path, name: str) -> Path:
@@ -46,7 +64,7 @@ def only_run(tmp_path: Path, name: str) -> Path:
 def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     result = run_train(*fast(quickdraw_root, model), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    run = only_run(tmp_path, f"{model}-quickdraw")
+    run = only_run(tmp_path, f"{model}-{data_name(model)}")
     for expected in ["config.yaml", "checkpoints/last.pt", "samples/step_2.png", "samples/step_4.png", "metrics.jsonl"]:
         assert (run / expected).is_file(), expected
     status = json.loads((run / "run.json").read_text())
@@ -57,10 +75,16 @@ def test_each_model_trains_through_train_py(model, quickdraw_root, tmp_path):
     assert rows[-1]["step"] == 4
     assert (run / "recons" / "step_4.png").is_file() == (model in ENCODES)
     assert ("test/nll_nats" in rows[-1]) == (model in LIKELIHOOD)
+    assert (f"test/{MODELS.get(model).bits_label}" in rows[-1]) == (model in LIKELIHOOD)
     assert ("test/recon_mse" in rows[-1]) == (model in ENCODES)
     if model == "glow":  # the family's own grids: temperatures and a latent interpolation strip
         for grid in ["samples_t0.5", "samples_t1", "interpolation"]:
             assert (run / grid / "step_4.png").is_file(), grid
+    if MODELS.get(model).colourises:  # grey | 8 colourings | truth per row, at each grid temperature
+        assert list(run.glob("colourise*/step_4.png")), "no colourisation grid"
+        assert "test/bits_per_dim" not in rows[-1]  # a conditional density is never called bits/dim
+    if model == "cinn":
+        assert (run / "colour_transfer" / "step_4.png").is_file()
     if model == "alae":  # style mixing, truncation, and the last checkpoint of each finished level
         for path in [
             "style_mixing/step_4.png",

@@ -2,7 +2,8 @@
 
 - every model: nothing here (sample quality metrics live in ``compare.py``);
 - ``can_encode``: reconstruction MSE in [0, 1] pixel units on the test images;
-- ``has_likelihood``: test negative log-likelihood in nats per image and bits per dimension
+- ``has_likelihood``: test negative log-likelihood in nats per image and bits per dimension (a
+  colouriser's conditional density: bits per colour dimension, ``bits_label``)
   (``nll_is_bound`` = 1 when the figure is an upper bound: the VAE's IWAE estimate, Glow's
   dequantised one-sample figure; the model's ``likelihood_kind`` says which, in words).
 """
@@ -54,6 +55,6 @@ def evaluate(
         results["test/recon_mse"] = sq_err / count
     if model.has_likelihood:
         results["test/nll_nats"] = nll / count
-        results["test/bits_per_dim"] = float(model.bits_per_dim(torch.tensor(nll / count)))
+        results[f"test/{model.bits_label}"] = float(model.bits_per_dim(torch.tensor(nll / count)))
         results["test/nll_is_bound"] = float(model.likelihood_is_bound)
     return results

@@ -243,7 +243,9 @@ class Trainer:
                     )
                 noise = torch.Generator(device=self.device).manual_seed(self._fixed_noise_seed)
                 for name, images in self.model.extra_grids(x, y, noise).items():
-                    written[name] = save_grid(images, self.run_dir / name / f"step_{self.step}.png", nrow=8)
+                    written[name] = save_grid(
+                        images, self.run_dir / name / f"step_{self.step}.png", nrow=self.model.grid_columns
+                    )
         finally:
             self.model.train()
         self.tracker.log_images(written, self.step)

@@ -10,17 +10,19 @@ import math
 import pytest
 import torch
 
-from tests.conftest import tiny_bundle
+from tests.conftest import tiny_data_for
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data.base import DataInfo
 from zoo.models.base import GenerativeModel, Stepper
+from zoo.nn.colour import lightness
 from zoo.registry import MODELS
 
 
-def check_contract(cls: type[GenerativeModel], tmp_path) -> None:
-    """Every promise of ``zoo/models/base.py`` that ``cls`` makes; an AssertionError names the first broken one."""
+def check_contract(name: str, tmp_path) -> None:
+    """Every promise of ``zoo/models/base.py`` that the model ``name`` makes; an AssertionError names the first broken one."""
+    cls = MODELS.get(name)
     torch.manual_seed(0)
-    data = tiny_bundle(size=16)
+    data = tiny_data_for(name)
     shape = (data.info.channels, data.info.image_size, data.info.image_size)
     model = cls(info=data.info, **cls.tiny)
     model.setup_optimizers()
@@ -61,6 +63,17 @@ def check_contract(cls: type[GenerativeModel], tmp_path) -> None:
         (grad,) = torch.autograd.grad(out.sum(), z)
         assert grad.abs().sum() > 0, "decode() must be differentiable in z"
 
+    if cls.colourises:
+        grey = lightness(xt)
+        with torch.no_grad():
+            colourings = model.colourise(grey, 3, generator=torch.Generator().manual_seed(0))
+        assert colourings.shape == (6, 3, *shape), "colourise() must give (B, n, 3, H, W)"
+        assert colourings.min() >= 0 and colourings.max() <= 1, "colourings leave [0, 1]"
+        kept = (lightness(colourings.flatten(0, 1)) - grey.repeat_interleave(3, dim=0)).abs().mean()
+        assert kept < 0.02, f"a colouring must keep the grey image it colours (mean |L difference| {kept:.3f})"
+    for grid_name, grid in model.extra_grids(xt, yt, torch.Generator().manual_seed(0)).items():
+        assert grid.shape[1:] == shape and grid.min() >= 0 and grid.max() <= 1, f"extra grid {grid_name}"
+
     save_checkpoint({"model": model.state_dict(), "step": 2}, tmp_path / "contract.pt")
     again = cls(info=data.info, **cls.tiny)
     again.load_state_dict(load_checkpoint(tmp_path / "contract.pt")["model"])
@@ -71,7 +84,7 @@ def check_contract(cls: type[GenerativeModel], tmp_path) -> None:
 
 @pytest.mark.parametrize("name", MODELS.names())
 def test_every_registered_model_keeps_the_contract(name, tmp_path):
-    check_contract(MODELS.get(name), tmp_path)
+    check_contract(name, tmp_path)
 
 
 class SamplesOutOfRange(GenerativeModel):
@@ -100,4 +113,4 @@ def test_a_broken_model_registered_under_a_temporary_name_fails_the_contract(tmp
     monkeypatch.setitem(MODELS._items, "broken_toy", SamplesOutOfRange)
     assert "broken_toy" in MODELS.names()  # a registered model is in the parametrization above
     with pytest.raises(AssertionError, match=r"samples leave \[0, 1\]"):
-        check_contract(MODELS.get("broken_toy"), tmp_path)
+        check_contract("broken_toy", tmp_path)

@@ -10,14 +10,14 @@ import math
 import pytest
 import torch
 
-from tests.conftest import TINY, tiny_bundle, tiny_model
+from tests.conftest import TINY, tiny_data_for, tiny_model
 from zoo.models.base import Stepper
 
 
 def first_step(name: str, dtype: torch.dtype | None) -> tuple[dict[str, float], set[torch.dtype], torch.nn.Module]:
     """Metrics of one training step from a fixed seed, and the dtypes the model's layers returned."""
     torch.manual_seed(0)
-    data = tiny_bundle(size=16)
+    data = tiny_data_for(name)
     model = tiny_model(name, data.info)
     model.setup_optimizers()
     model.stepper = Stepper()
@@ -52,7 +52,7 @@ def test_fp16_with_a_grad_scaler_and_clipping_trains_models_that_step_an_optimiz
     its encoder twice per batch and alpha-GAN its generator twice, so the stepper updates the scaler
     after every step (it once raised "unscale_() is being called after step()")."""
     torch.manual_seed(0)
-    data = tiny_bundle(size=16)
+    data = tiny_data_for(name)
     model = tiny_model(name, data.info)
     model.setup_optimizers()
     model.stepper = Stepper(torch.amp.GradScaler("cpu", init_scale=2.0**16), grad_clip=1.0)

@@ -8,7 +8,10 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
 - ``can_encode``: ``encode``/``decode``/``reconstruct`` are implemented;
 - ``has_likelihood``: ``nll`` returns per-image negative log-likelihoods in nats;
   ``likelihood_is_bound`` says it is an upper bound (a VAE's IWAE bound, a dequantised flow's
-  figure), and ``likelihood_kind`` says in words what kind of figure it is.
+  figure), and ``likelihood_kind`` says in words what kind of figure it is;
+- ``colourises``: the model colours grey images (``Colouriser`` below): ``colourise`` is
+  implemented, the data must be RGB, and ``compare.py task=colourise`` scores it (the unconditional
+  table leaves it out: its samples are colourings of given grey images, not images from nothing).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import torch
 from torch import nn
 
 from zoo.data.base import DataInfo
+from zoo.errors import ZooError
+from zoo.nn.colour import grey_rgb, lightness
 from zoo.optim import Stepper
 
 
@@ -42,6 +47,11 @@ class GenerativeModel(nn.Module):
     # the smallest options that still build every network and take every code path: the contract
     # tests (tests/models/test_contract.py) and the command-line tests train the model with them
     tiny: ClassVar[dict[str, Any]] = {}
+    colourises: ClassVar[bool] = False
+    # images per row in the grids of ``extra_grids`` (a colouriser's: grey | 8 colourings | truth)
+    grid_columns: ClassVar[int] = 8
+    # the name of the bits figure in logs and reports: a conditional density is never called bits/dim
+    bits_label: ClassVar[str] = "bits_per_dim"
 
     def __init__(self, info: DataInfo):
         super().__init__()
@@ -133,6 +143,76 @@ class GenerativeModel(nn.Module):
 
     def bits_per_dim(self, nll_nats: torch.Tensor) -> torch.Tensor:
         return nll_nats / (self.info.dims * math.log(2.0))
+
+
+class Colouriser(GenerativeModel):
+    """A model of an image's colour given its grey image (CIELAB: ab given L, ``zoo/nn/colour.py``).
+
+    The grey input is derived from RGB training images on the fly. ``colourise(grey, n)`` is the
+    task; ``sample(n)`` colours the first 64 grey training images the model saw (kept in the
+    checkpoint), so the trainer's sample grid and any caller of the zoo interface get colourings
+    of fixed grey images rather than an error. ``compare.py task=colourise`` uses held-out images."""
+
+    colourises = True
+    grid_columns = 10
+    bits_label = "bits_per_colour_dim"
+    BANK = 64  # grey images kept for sample()
+
+    def __init__(self, info: DataInfo):
+        if info.channels != 3:
+            raise ZooError(
+                f"{type(self).__name__} colourises colour images, but {info.name} has {info.channels} channel; "
+                "train it on an RGB data set: data=flowers64, catfaces64, cifar10, flowers102, "
+                "or data=folder data.path=<your photos>"
+            )
+        super().__init__(info)
+        self.register_buffer("grey_bank", torch.zeros(self.BANK, 1, info.image_size, info.image_size))
+        self.register_buffer("bank_size", torch.tensor(0))
+
+    # -- what each colouriser implements -------------------------------------------------------
+    def colourise(
+        self, grey: torch.Tensor, n: int, temperature: float | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``n`` colourings (B, n, 3, H, W) in [0, 1] of grey images (B, 1, H, W) in [0, 1] (L / 100)."""
+        raise NotImplementedError
+
+    @property
+    def grid_temperatures(self) -> tuple[float, ...]:
+        """Temperatures of the colourisation grids (one grid each)."""
+        return (1.0,)
+
+    # -- the zoo interface, through colourise --------------------------------------------------
+    @torch.no_grad()
+    def remember_greys(self, x: torch.Tensor) -> None:
+        """Keep the grey images of the first training batches until the bank is full."""
+        have = int(self.bank_size)
+        if have < self.BANK:
+            take = lightness(x[: self.BANK - have])
+            self.grey_bank[have : have + len(take)] = take
+            self.bank_size += len(take)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        grey = self.grey_bank[torch.arange(n, device=self.grey_bank.device) % max(1, int(self.bank_size))]
+        return self.colourise(grey, 1, self.sample_temperature, generator)[:, 0]
+
+    def bits_per_dim(self, nll_nats: torch.Tensor) -> torch.Tensor:
+        """Bits per colour dimension: the density is of the 2 H W values of ab, given L."""
+        return nll_nats / (2 * self.info.image_size**2 * math.log(2.0))
+
+    @torch.no_grad()
+    def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """One grid per temperature: a row per test image, grey input | 8 colourings | ground truth."""
+        truth = x[:8]
+        grey = lightness(truth)
+        grids = {}
+        for t in self.grid_temperatures:
+            g = torch.Generator(device=generator.device).manual_seed(generator.initial_seed())
+            colourings = self.colourise(grey, 8, t, g)  # (B, 8, 3, H, W)
+            rows = torch.cat([grey_rgb(grey)[:, None], colourings, truth[:, None]], dim=1)  # (B, 10, 3, H, W)
+            name = "colourise" if len(self.grid_temperatures) == 1 else f"colourise_t{t:g}"
+            grids[name] = rows.flatten(0, 1)
+        return grids
 
 
 @contextlib.contextmanager

@@ -115,14 +115,26 @@ class ZeroConv2d(nn.Module):
 
 
 class CouplingNet(nn.Module):
-    """NN() of the coupling layer: conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3. With classes, a
-    learned class embedding is concatenated to the input (conditional coupling, as in cINNs:
-    Ardizzone et al. 2019)."""
+    """NN() of the coupling layer: conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3.
 
-    def __init__(self, in_channels: int, out_channels: int, hidden: int, num_classes: int = 0, embed: int = 8):
+    Conditional coupling, as in cINNs (Ardizzone et al. 2019): the condition is concatenated to the
+    input of the network, never transformed itself, so the block stays invertible in x for any
+    condition. It is a learned class embedding (``num_classes``, broadcast over the image) or a
+    feature map of the same height and width (``cond_channels``: the cINN's conditioning network)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        hidden: int,
+        num_classes: int = 0,
+        embed: int = 8,
+        cond_channels: int = 0,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(num_classes, embed) if num_classes else None
-        extra = embed if num_classes else 0
+        self.cond_channels = cond_channels
+        extra = (embed if num_classes else 0) + cond_channels
         self.net = nn.Sequential(
             nn.Conv2d(in_channels + extra, hidden, 3, padding=1),
             nn.ReLU(),
@@ -131,66 +143,101 @@ class CouplingNet(nn.Module):
             ZeroConv2d(hidden, out_channels),
         )
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         if self.embedding is not None:
             if y is None:
                 raise ValueError("a conditional flow needs labels")
             e = self.embedding(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])  # (B, E, H, W)
             x = torch.cat([x, e], dim=1)
+        if self.cond_channels:
+            if cond is None or cond.shape[1] != self.cond_channels or cond.shape[2:] != x.shape[2:]:
+                got = None if cond is None else tuple(cond.shape)
+                raise ValueError(
+                    f"this coupling needs a condition (B, {self.cond_channels}, H, W) at {x.shape[2:]}, got {got}"
+                )
+            x = torch.cat([x, cond], dim=1)
         return self.net(x)
 
 
 class AffineCoupling(nn.Module):
-    """x = (x_a, x_b);  (log s, t) = NN(x_a);  s = sigmoid(log s + 2);  y_b = (x_b + t) * s;  y = (x_a, y_b).
+    """x = (x_a, x_b);  (log s, t) = NN(x_a, c);  y_b = (x_b + t) * s;  y = (x_a, y_b);  log |det| = sum log s.
 
-    log |det| = sum log s. ``additive=True`` keeps s = 1 (NICE's additive coupling, volume preserving).
-    The sigmoid keeps 0 < s < 1, which is what makes Glow's affine coupling numerically stable."""
+    The scale is soft-clamped, since an unbounded exp(log s) is what makes affine couplings blow up:
+    Glow's ``s = sigmoid(log s + 2)`` (0 < s < 1), or, with ``atan_clamp`` = alpha, the cINN paper's
+    ``log s = (2 alpha / pi) atan(log s / alpha)`` (|log s| < alpha, so the inverse, which draws the
+    samples, can never expand by more than e^alpha either). ``additive=True`` keeps s = 1 (NICE's
+    additive coupling, volume preserving). ``c``: the optional condition (class label or feature map)."""
 
-    def __init__(self, channels: int, hidden: int, additive: bool = False, num_classes: int = 0):
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        additive: bool = False,
+        num_classes: int = 0,
+        cond_channels: int = 0,
+        atan_clamp: float | None = None,
+    ):
         super().__init__()
-        self.additive = additive
+        self.additive, self.atan_clamp = additive, atan_clamp
         half = channels // 2
-        self.net = CouplingNet(half, (channels - half) * (1 if additive else 2), hidden, num_classes)
+        out = (channels - half) * (1 if additive else 2)
+        self.net = CouplingNet(half, out, hidden, num_classes, cond_channels=cond_channels)
 
-    def _shift_scale(self, x_a: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h = self.net(x_a, y)
+    def _shift_log_scale(
+        self, x_a: torch.Tensor, y: torch.Tensor | None, cond: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.net(x_a, y, cond)
         if self.additive:
             return h, None
-        shift, raw_scale = h[:, 0::2], h[:, 1::2]
-        return shift, torch.sigmoid(raw_scale + 2.0)
+        shift, raw = h[:, 0::2], h[:, 1::2]
+        if self.atan_clamp is None:
+            return shift, F.logsigmoid(raw + 2.0)
+        return shift, (2 * self.atan_clamp / math.pi) * torch.atan(raw / self.atan_clamp)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x_a, x_b = x.chunk(2, dim=1)
-        shift, scale = self._shift_scale(x_a, y)
-        if scale is None:
+        shift, log_scale = self._shift_log_scale(x_a, y, cond)
+        if log_scale is None:
             return torch.cat([x_a, x_b + shift], dim=1), x.new_zeros(x.shape[0])
-        y_b = (x_b + shift) * scale
-        return torch.cat([x_a, y_b], dim=1), torch.log(scale).flatten(1).sum(1)
+        y_b = (x_b + shift) * torch.exp(log_scale)
+        return torch.cat([x_a, y_b], dim=1), log_scale.flatten(1).sum(1)
 
-    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         z_a, z_b = z.chunk(2, dim=1)
-        shift, scale = self._shift_scale(z_a, y)
-        x_b = z_b - shift if scale is None else z_b / scale - shift
+        shift, log_scale = self._shift_log_scale(z_a, y, cond)
+        x_b = z_b - shift if log_scale is None else z_b * torch.exp(-log_scale) - shift
         return torch.cat([z_a, x_b], dim=1)
 
 
 class FlowStep(nn.Module):
-    """One step of flow: ActNorm -> invertible 1x1 convolution -> affine coupling."""
+    """One step of flow: ActNorm -> invertible 1x1 convolution -> (conditional) affine coupling."""
 
-    def __init__(self, channels: int, hidden: int, additive: bool = False, num_classes: int = 0):
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        additive: bool = False,
+        num_classes: int = 0,
+        cond_channels: int = 0,
+        atan_clamp: float | None = None,
+    ):
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv2dLU(channels)
-        self.coupling = AffineCoupling(channels, hidden, additive, num_classes)
+        self.coupling = AffineCoupling(channels, hidden, additive, num_classes, cond_channels, atan_clamp)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         x, ld1 = self.actnorm(x)
         x, ld2 = self.invconv(x)
-        x, ld3 = self.coupling(x, y)
+        x, ld3 = self.coupling(x, y, cond)
         return x, ld1 + ld2 + ld3
 
-    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        z = self.coupling.inverse(z, y)
+    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.coupling.inverse(z, y, cond)
         z = self.invconv.inverse(z)
         return self.actnorm.inverse(z)
 

@@ -1,0 +1,37 @@
+"""CIELAB for colourisers: RGB -> (L, ab) -> RGB round trips, the grey image is the lightness, and
+the conditioning network gives one map per flow level."""
+
+from __future__ import annotations
+
+import torch
+
+from zoo.nn.colour import ConditionNet, as_grey, chroma, grey_rgb, lightness, to_rgb
+
+
+def test_rgb_to_lab_and_back_round_trips_to_1e_4():
+    x = torch.rand(4, 3, 8, 8)
+    assert (to_rgb(lightness(x), chroma(x)) - x).abs().max() < 1e-4
+
+
+def test_lab_ranges_and_the_grey_image():
+    x = torch.rand(4, 3, 8, 8)
+    grey, ab = lightness(x), chroma(x)
+    assert grey.shape == (4, 1, 8, 8) and grey.min() >= 0 and grey.max() <= 1
+    assert ab.shape == (4, 2, 8, 8) and ab.abs().max() < 1
+    flat = grey_rgb(grey)  # ab = 0: R = G = B, and its lightness is the grey image
+    assert (flat.max(1).values - flat.min(1).values).max() < 1e-3
+    assert (lightness(flat) - grey).abs().max() < 1e-4
+    white, black = torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)
+    assert lightness(white).min() > 0.999 and lightness(black).max() < 1e-4 and chroma(white).abs().max() < 1e-3
+
+
+def test_a_grey_photo_and_its_rgb_copy_give_the_same_grey_image():
+    v = torch.rand(2, 1, 8, 8)
+    assert torch.allclose(as_grey(v), as_grey(v.expand(-1, 3, -1, -1)))
+
+
+def test_the_conditioning_network_gives_a_feature_map_per_level():
+    net = ConditionNet(width=4, levels=3)
+    features = net(torch.rand(2, 1, 32, 32))
+    assert [f.shape for f in features] == [(2, 4, 16, 16), (2, 8, 8, 8), (2, 16, 4, 4)]
+    assert net.channels == [4, 8, 16]

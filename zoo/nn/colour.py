@@ -1,0 +1,85 @@
+"""CIELAB for colourisers, and the conditioning network the cINN and its regression baseline share.
+
+Colourisation models the chromaticity ``ab`` of an image given its lightness ``L`` (CIELAB, D65),
+as in Ardizzone et al. 2019 section 4.2: the grey image is exactly the L channel, so nothing a
+model does to ``ab`` can change it. The colour maths is kornia's; here are only the fixed scalings
+(L in [0, 100] -> [-1, 1]; every sRGB colour has |a|, |b| < 110, so ab / 110 lies in (-1, 1)).
+
+A grey image, wherever the zoo takes one (a colouriser's ``colourise``, a grey photo from the
+command line), is the lightness L / 100 as a one-channel image (B, 1, H, W) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.color import lab_to_rgb, rgb_to_lab
+from torch import nn
+
+AB_SCALE = 110.0
+
+
+def lightness(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (B, 3, H, W) in [0, 1] -> the grey image L / 100 (B, 1, H, W) in [0, 1]."""
+    return rgb_to_lab(rgb.float())[:, :1] / 100
+
+
+def chroma(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (B, 3, H, W) in [0, 1] -> ab / ``AB_SCALE`` (B, 2, H, W), each in (-1, 1)."""
+    return rgb_to_lab(rgb.float())[:, 1:] / AB_SCALE
+
+
+def to_rgb(grey: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """The grey image (B, 1, H, W) and scaled ab (B, 2, H, W) -> RGB in [0, 1] (colours outside
+    the sRGB gamut are clipped, as every colourisation paper shows them)."""
+    lab = torch.cat([grey.float() * 100, ab.float() * AB_SCALE], dim=1)
+    return lab_to_rgb(lab, clip=True)
+
+
+def grey_rgb(grey: torch.Tensor) -> torch.Tensor:
+    """The grey image as RGB (ab = 0), for grids and the comparison's "grey input" row."""
+    return to_rgb(grey, grey.new_zeros(grey.shape[0], 2, *grey.shape[2:]))
+
+
+def as_grey(images: torch.Tensor) -> torch.Tensor:
+    """Any image batch in [0, 1] -> the grey image: RGB through L, one channel taken as it is
+    (a grey photo's value v is the lightness of (v, v, v))."""
+    if images.shape[1] == 3:
+        return lightness(images)
+    if images.shape[1] == 1:
+        return lightness(images.expand(-1, 3, -1, -1))
+    raise ValueError(f"expected 1 or 3 channels, got {images.shape[1]}")
+
+
+class ConditionNet(nn.Module):
+    """The grey image (B, 1, H, W) -> one feature map per flow level, at H/2, H/4, ... (a small
+    CNN trained end to end with the flow: the cINN paper's conditioning network, here without the
+    VGG pre-training it started from, since no weights can be downloaded).
+
+    Level i's map has ``width * 2^i`` channels (at most ``4 * width``); ``channels`` lists them."""
+
+    def __init__(self, width: int, levels: int):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU())
+        self.down = nn.ModuleList()
+        self.channels: list[int] = []
+        c_in = width
+        for i in range(levels):
+            c_out = width * min(2**i, 4)
+            self.down.append(
+                nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
+                    nn.ReLU(),
+                    nn.Conv2d(c_out, c_out, 3, padding=1),
+                    nn.ReLU(),
+                )
+            )
+            self.channels.append(c_out)
+            c_in = c_out
+
+    def forward(self, grey: torch.Tensor) -> list[torch.Tensor]:
+        h = self.stem(grey * 2 - 1)  # L in [-1, 1]
+        features = []
+        for block in self.down:
+            h = block(h)  # (B, C_i, H / 2^(i+1), W / 2^(i+1))
+            features.append(h)
+        return features
