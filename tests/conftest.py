@@ -145,3 +145,19 @@ def run_train(*overrides: str, cwd: Path, env: dict | None = None, timeout: int 
             full_env[key] = value
     command = [sys.executable, str(ROOT / "train.py"), f"runs_dir={cwd / 'runs'}", "trainer.progress=false", *overrides]
     return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def colourisers(tmp_path_factory) -> tuple[Path, Path]:
+    """A working folder with a tiny cINN and a tiny regression baseline trained (6 steps each,
+    through train.py) on a folder of colour squares, and the data root: for the tests of
+    ``compare.py task=colourise`` and ``zoo.colourise``."""
+    from tests.test_train_cli import fast
+
+    workdir = tmp_path_factory.mktemp("colourise")
+    root = workdir / "data"
+    write_colour_folder(root, n=80)
+    for model in ("cinn", "colour_regression"):
+        result = run_train(*fast(root, model, steps=6), cwd=workdir)
+        assert result.returncode == 0, result.stderr
+    return workdir, root

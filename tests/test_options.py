@@ -20,13 +20,14 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import zoo.app
+import zoo.colourise
 import zoo.compare
 import zoo.morph
 from tests.conftest import ROOT
 from zoo.build import check_train_config
 from zoo.compare import check_compare_config
 from zoo.errors import ZooError
-from zoo.morph import parse_options
+from zoo.morph import parse_config, parse_options
 
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
@@ -80,6 +81,11 @@ ACCEPTED = {
 }
 # morph's a and b are test indices or file names, checked against the run's data once it is loaded
 MORPH_ACCEPTED = {(key, probe) for key in ("a", "b") for probe in ("zero", "negative", "large")}
+# zoo.colourise: the same for image and reference; temperature 0 is the flow's mode; seeds may be 0
+COLOURISE_ACCEPTED = {(key, probe) for key in ("image", "reference") for probe in ("zero", "negative", "large")} | {
+    ("temperature", "zero"),
+    ("seed", "zero"),
+}
 
 
 def leaves(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -210,6 +216,24 @@ def test_morph_arguments_are_checked_the_same_way(capsys):
                 continue
             assert (option, probe) in MORPH_ACCEPTED, (option, probe)
     assert cases_seen == 4 * len(zoo.morph.MorphOptions.model_fields)
+
+
+def test_colourise_arguments_are_checked_the_same_way(capsys):
+    fields = zoo.colourise.ColouriseOptions.model_fields
+    cases_seen = 0
+    for option in fields:
+        for probe, value in probes("").items():
+            cases_seen += 1
+            argv = ["run=somewhere", "image=photo.png", f"{option}={value}"]
+            try:
+                parse_config("colourise", zoo.colourise.ColouriseOptions, argv)
+            except ZooError as e:
+                assert option in str(e) and "\n" not in str(e)
+                assert zoo.colourise.main(argv) == 2
+                assert capsys.readouterr().err.strip().splitlines() == [f"error: {e}"]
+                continue
+            assert (option, probe) in COLOURISE_ACCEPTED, (option, probe)
+    assert cases_seen == 4 * len(fields) == 40
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import torch
 from PIL import Image
@@ -29,6 +29,7 @@ from zoo.options import Options, check
 from zoo.trained import load_trained
 
 Latent = torch.Tensor | list[torch.Tensor]
+T = TypeVar("T", bound=Options)
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
@@ -125,19 +126,23 @@ def _pick(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor | Non
     return x, None, path.stem
 
 
-def parse_options(argv: list[str]) -> MorphOptions:
-    """The command line as Hydra overrides of ``conf/morph.yaml``, each value then checked (type
-    and range) by ``MorphOptions``."""
+def parse_config(name: str, schema: type[T], argv: list[str]) -> T:
+    """The command line as Hydra overrides of ``conf/<name>.yaml``, each value then checked (type
+    and range) by ``schema`` (shared by the commands that work on one trained run)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
     try:
         with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg = compose("morph", overrides=list(argv))
+            cfg = compose(name, overrides=list(argv))
     except HydraException as e:  # an unknown key, a malformed override
-        raise ZooError(f"{str(e).splitlines()[0]} (the options are {', '.join(MorphOptions.model_fields)})") from None
-    return check(MorphOptions, OmegaConf.to_container(cfg, resolve=True), "")  # type: ignore[arg-type]
+        raise ZooError(f"{str(e).splitlines()[0]} (the options are {', '.join(schema.model_fields)})") from None
+    return check(schema, OmegaConf.to_container(cfg, resolve=True), "")  # type: ignore[arg-type]
+
+
+def parse_options(argv: list[str]) -> MorphOptions:
+    return parse_config("morph", MorphOptions, argv)
 
 
 def morph(options: MorphOptions) -> dict[str, Path]:

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_colourise_report
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
@@ -47,17 +48,25 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     source = data_options.pop("source")
     data_name = data_options["name"]
     device = pick_device(options.device)
+    data = None
+    if options.task == "colourise":  # grey data is refused before anything else is said about it
+        data = build_data(source, **data_options)
+        check_colour(data)
     picked = pick_runs(options, {"source": source, **data_options})
     usable = {name: p for name, p in picked.items() if p.run is not None}
     rows: list[dict[str, Any]] = [{"model": name, "run": NA(p.reason)} for name, p in picked.items() if p.run is None]
     if not usable:
+        hints = [f"\n  {r['model']}: {r['run'].reason}" for r in rows if "other data" in r["run"].reason]
+        hints += [f"\n  {r['run'].reason}" for r in rows if "colouriser" in r["run"].reason]
         raise ZooError(
             f"no finished runs to compare on {data_name} under {options.runs_dir}/. "
-            f"Train some first, e.g. python train.py model=dcgan data={data_name}"
-            + "".join(f"\n  {r['model']}: {r['run']}" for r in rows if "other data" in str(r["run"]))
+            f"Train some first, e.g. python train.py model={'cinn' if options.task == 'colourise' else 'dcgan'} "
+            f"data={data_name}" + "".join(hints)
         )
-    data = build_data(source, **data_options)
+    data = data or build_data(source, **data_options)
     key = data_key(data, {"source": source, **data_options})
+    if options.task == "colourise":
+        return compare_colourisers(picked, data, key, options, device, tracker_factory)
 
     out, stamp = output_folder(options)
     try:
@@ -100,6 +109,36 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         keys = [k for _, k, _ in TABLE]
         tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
         tracker.log_images(grids, step=0)
+    finally:
+        tracker.finish()
+    return out
+
+
+def compare_colourisers(picked, data, key: str, options: CompareOptions, device, tracker_factory) -> Path:
+    """``task=colourise``: the colourisation table (``zoo/compare/colourise.py``)."""
+    out, stamp = output_folder(options)
+    try:
+        log.info("colourising with %s on %s -> %s (data key %s)", ", ".join(picked), data.info.name, out, key)
+        rows, images, ref = colourise_rows(picked, data, key, options, device)
+        grid, table = write_colourise_report(out, rows, images, ref, options, data)
+    except BaseException:
+        if not any(out.iterdir()):
+            out.rmdir()
+        raise
+    print(table)
+    for line in reasons(rows):
+        print(line)
+    print(f"report: {out / 'report.md'}")
+    if not any(isinstance(r.get("run"), str) and r["run"] for r in rows):
+        raise ZooError(
+            f"no colouriser could be scored on {data.info.name} (the report in {out} says why for each); "
+            "fix or retrain those runs and compare again"
+        )
+    tracker = tracker_factory(out, data.info.name, stamp)
+    try:
+        keys = [k for _, k, _ in COLUMNS]
+        tracker.log_table("colourisation", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
+        tracker.log_images({"colourise": grid}, step=0)
     finally:
         tracker.finish()
     return out

@@ -24,10 +24,17 @@ class Picked:
     unfinished: str = ""  # "status running at step 40" for a run given in runs= that has not finished
 
 
+def wrong_task(name: str, options: CompareOptions) -> str:
+    if MODELS.get(name).colourises:
+        return f"{name} is a colouriser: python compare.py task=colourise data={options.data.get('name')}"
+    return f"{name} draws images rather than colouring them: python compare.py data={options.data.get('name')}"
+
+
 def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str, Picked]:
     """Model name -> its run on this data: the ones in ``runs=[...]``, else for each registered
-    model the newest finished run whose data options match (an older matching run beats a newer
-    one on other data)."""
+    model of the comparison's task (colourisers for ``task=colourise``, the others for ``generate``)
+    the newest finished run whose data options match (an older matching run beats a newer one on
+    other data). A trained colouriser in a ``generate`` comparison is listed with where it is scored."""
     data_name = data_options["name"]
     if options.runs:
         picked: dict[str, Picked] = {}
@@ -35,6 +42,9 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
             run_dir = Path(entry)
             config = read_config(run_dir)
             name = config["model"].get("name")
+            if name in MODELS and MODELS.get(name).colourises != (options.task == "colourise"):
+                picked[name] = Picked(reason=f"{run_dir}: {wrong_task(name, options)}")
+                continue
             if name in picked:
                 raise ZooError(
                     f"runs=[...] names two {name} runs ({picked[name].run} and {run_dir}); pass one per model"
@@ -52,6 +62,10 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
     runs_dir = Path(options.runs_dir)
     found: dict[str, Picked] = {}
     for name in MODELS.names():
+        if MODELS.get(name).colourises != (options.task == "colourise"):
+            if options.task == "generate" and finished_runs(runs_dir, name, data_name):
+                found[name] = Picked(reason=wrong_task(name, options))
+            continue
         candidates = finished_runs(runs_dir, name, data_name)
         skipped: list[str] = []
         for run_dir in candidates:

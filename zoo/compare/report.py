@@ -102,12 +102,14 @@ def cell(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
-def markdown_table(rows: list[dict[str, Any]], n_inception: int | str = "n/a") -> str:
+def markdown_table(
+    rows: list[dict[str, Any]], n_inception: int | str = "n/a", columns: list[tuple[str, str, str]] = TABLE
+) -> str:
     """The table; ``n_inception`` (images per row in the Inception columns) goes in their header."""
-    header = [c.format(n_inception=n_inception) for c, _, _ in TABLE]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(TABLE)]
+    header = [c.format(n_inception=n_inception) for c, _, _ in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(columns)]
     lines += [
-        "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in TABLE) + " |"
+        "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in columns) + " |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -147,15 +149,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_report(
-    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
-) -> None:
+def write_metrics(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    """``metrics.csv`` (one line per row, every key any row has) and ``metrics.json`` (meta and rows)."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=keys)
     writer.writeheader()
     writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
     atomic_write_text(out / "metrics.csv", table.getvalue(), "comparison table")
+    atomic_write_text(
+        out / "metrics.json",
+        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
+        "comparison metrics",
+    )
+
+
+def write_report(
+    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
+) -> None:
     meta = {
         "data": data.info.name,
         "n_samples": options.n_samples,
@@ -166,11 +177,7 @@ def write_report(
         "images_per_feature_space": ref.sizes,
         "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
     }
-    atomic_write_text(
-        out / "metrics.json",
-        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
-        "comparison metrics",
-    )
+    write_metrics(out, rows, meta)
     unfinished = [
         f"- {r['model']}: {r['run']} has not finished ({r['unfinished']})" for r in rows if r.get("unfinished")
     ]

@@ -1,0 +1,88 @@
+"""``python compare.py task=colourise`` end to end on a tiny trained cINN and regression: the
+reference rows frame the figures (ground truth: zero error; grey input: no colour), the
+regression's colourings have zero variance and the cINN's do not, every file is written; the
+unconditional comparison lists a colouriser with where it is scored instead of scoring it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_compare_cli import run_compare
+
+
+def compare_args(root: Path, out: Path, task: str = "colourise") -> list[str]:
+    return [
+        f"task={task}",
+        "data=folder",
+        f"data.root={root}",
+        "data.path=colour",
+        "data.name=colour",
+        "data.image_size=16",
+        "data.progress=false",
+        "n_samples=64",
+        "batch_size=32",
+        "colourings=4",
+        "metrics.feature_net_steps=10",
+        "metrics.kid_subsets=5",
+        "metrics.critic_steps=5",
+        "metrics.swd_patches_per_image=4",
+        "metrics.feature_spaces=[zoo]",
+        "logger.mode=disabled",
+        f"out={out}",
+    ]
+
+
+def test_colourise_scores_both_colourisers_against_the_two_reference_rows(colourisers):
+    workdir, root = colourisers
+    out = workdir / "cmp"
+    result = run_compare(*compare_args(root, out), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    for name in ("report.md", "metrics.csv", "metrics.json", "colourise.png"):
+        assert (out / name).is_file(), name
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["meta"]["task"] == "colourise" and data["meta"]["colourings_per_image"] == 4
+    rows = {r["model"]: r for r in data["rows"]}
+    truth, grey = rows["ground truth"], rows["grey input (ab = 0)"]
+    cinn, regression = rows["cinn"], rows["colour_regression"]
+    assert truth["best_of_n_rmse_ab"] == 0 and truth["variance_ab"] == 0
+    assert grey["colourfulness"] < 0.5 < truth["colourfulness"]
+    assert grey["best_of_n_rmse_ab"] == pytest.approx(grey["best_of_1_rmse_ab"])
+    assert grey["best_of_n_rmse_ab"] > 5  # the truth's own colour, all of it missing
+    assert regression["variance_ab"] == 0  # one answer per grey image
+    assert regression["best_of_n_rmse_ab"] == pytest.approx(regression["best_of_1_rmse_ab"])
+    assert cinn["variance_ab"] > 0 and cinn["best_of_n_rmse_ab"] < cinn["best_of_1_rmse_ab"]
+    assert isinstance(cinn["bits_per_colour_dim"], float)
+    assert regression["bits_per_colour_dim"].startswith("n/a: no likelihood")
+    for row in (truth, grey, cinn, regression):
+        assert isinstance(row["fid_zoo"], float) and row["fid_inception"] == "n/a: not in metrics.feature_spaces"
+    assert cinn["images_seen"] == 6 * 16 and cinn["temperature"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "| cinn |" in report and "best-of-4 RMSE ab" in report and "bits/colour dim" in report
+    assert "best-of-4 RMSE ab" in result.stdout
+
+
+def test_the_unconditional_comparison_points_a_colouriser_to_task_colourise(colourisers):
+    workdir, root = colourisers
+    result = run_compare(*compare_args(root, workdir / "cmp-generate", task="generate"), cwd=workdir)
+    assert result.returncode == 2  # nothing but colourisers trained on this data
+    assert "no finished runs to compare on colour" in result.stderr
+    assert "cinn is a colouriser: python compare.py task=colourise data=colour" in result.stderr
+    assert "colour_regression is a colouriser" in result.stderr
+
+
+def test_colourise_on_grey_data_is_refused_with_the_fix(quickdraw_root, tmp_path):
+    result = run_compare(
+        "task=colourise",
+        "data=quickdraw",
+        f"data.root={quickdraw_root}",
+        "data.categories=[cat,smiley_face]",
+        "data.progress=false",
+        "logger.mode=disabled",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "task=colourise needs colour images, and quickdraw has 1 channel" in result.stderr
+    assert not (tmp_path / "runs" / "compare").exists()

@@ -1,0 +1,99 @@
+"""``python -m zoo.colourise run=<run> image=<photo>``: colour a grey photo with a trained colouriser.
+
+The photo is resized and centre-cropped to the model's size and made grey (its CIELAB lightness;
+a grey photo stays as it is). Writes ``<stem>_colourised.png``: the grey input and ``n`` colourings
+side by side. With ``reference=<colour photo>`` and a cINN, also ``<stem>_from_<ref>.png``: the grey
+input, the reference, and the reference's colour latent decoded under the input's lightness (the
+paper's guided colourisation). Same option syntax as ``train.py``, ``compare.py`` and ``zoo.morph``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import torch
+from pydantic import Field
+from torch.nn import functional as F
+
+from zoo.errors import ZooError
+from zoo.files import atomic_write
+from zoo.models.base import Colouriser
+from zoo.models.cinn import CINN
+from zoo.morph import _pick, parse_config
+from zoo.nn.colour import grey_rgb, lightness
+from zoo.options import Options, Seed
+from zoo.trained import load_trained
+
+
+class ColouriseOptions(Options):
+    """``conf/colourise.yaml``."""
+
+    run: str
+    image: int | str
+    n: Annotated[int, Field(ge=1, le=64)] = 8
+    temperature: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    seed: Seed = 0
+    reference: int | str | None = None
+    scale: Annotated[int, Field(ge=1, le=64)] = 4
+    out: str | None = None
+    checkpoint: str | None = None
+    data_root: str | None = None
+
+
+def strip(images: torch.Tensor, path: Path, scale: int) -> Path:
+    """Images (N, 3, H, W) in [0, 1] side by side in one PNG, enlarged ``scale`` times."""
+    from torchvision.utils import save_image
+
+    big = F.interpolate(images.float().cpu().clamp(0, 1), scale_factor=scale, mode="nearest")
+    return atomic_write(
+        path, lambda tmp: save_image(big, tmp, nrow=len(big), padding=2, pad_value=1.0), "image", "free some space."
+    )
+
+
+@torch.no_grad()
+def colourise(options: ColouriseOptions) -> dict[str, Path]:
+    trained = load_trained(options.run, options.checkpoint, options.data_root)
+    model, data = trained.model, trained.data
+    if not isinstance(model, Colouriser):
+        raise ZooError(
+            f"{options.run} holds a {type(model).__name__}, which does not colourise; "
+            "pass a cinn or colour_regression run (python train.py model=cinn data=flowers64)"
+        )
+    x, _, name = _pick(options.image, data, data.info)
+    grey = lightness(x)
+    generator = torch.Generator().manual_seed(options.seed)
+    colourings = model.colourise(grey, options.n, options.temperature, generator)[0]  # (n, 3, H, W)
+    out = Path(options.out) if options.out else trained.run_dir / "colourised"
+    written = {
+        "colourised": strip(torch.cat([grey_rgb(grey), colourings]), out / f"{name}_colourised.png", options.scale)
+    }
+    if options.reference is not None:
+        if not isinstance(model, CINN):
+            raise ZooError(
+                f"colour transfer needs a model that encodes colour into a latent (cinn); "
+                f"{type(model).__name__} has one answer per grey image"
+            )
+        ref, _, ref_name = _pick(options.reference, data, data.info)
+        moved = model.transfer(ref, x)
+        written["transfer"] = strip(
+            torch.cat([grey_rgb(grey), ref, moved]), out / f"{name}_from_{ref_name}.png", options.scale
+        )
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse_config("colourise", ColouriseOptions, sys.argv[1:] if argv is None else argv)
+        written = colourise(options)
+    except ZooError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

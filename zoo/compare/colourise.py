@@ -1,0 +1,231 @@
+"""``python compare.py task=colourise data=<rgb data>``: every trained colouriser on the same grey
+held-out images, with the cINN paper's measures (Ardizzone et al. 2019, table 2), side by side.
+
+Each model colours the grey version (L) of every test image ``colourings`` times at its sampling
+temperature (seeded). Per image: best-of-n and best-of-1 RMSE of ab (CIELAB units) and of RGB
+(0-255) against the ground truth, the variance of the n colourings, colourfulness; over the test
+set: FID and KID of the first colouring of each image against the training images (the same
+reference, features and N as the unconditional table), the conditional bits per colour dimension
+where the model has a likelihood, and the cost columns. Two reference rows frame every figure:
+the ground truth (the floor of the errors; its FID is test vs train) and the grey input itself
+(ab = 0: what a colouriser that adds nothing scores).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.compare.discovery import Picked
+from zoo.compare.na import NA
+from zoo.compare.options import CompareOptions
+from zoo.compare.reference import Reference, build_reference
+from zoo.compare.report import inception_size, markdown_table, reasons, write_metrics
+from zoo.compare.scoring import score_cost
+from zoo.data.base import DataBundle
+from zoo.errors import ZooError
+from zoo.evaluation import EvalConfig, evaluate
+from zoo.files import atomic_write_text
+from zoo.images import labelled_columns
+from zoo.metrics.colour import best_of_n_rmse, colourfulness, rmse_per_sample, sample_variance
+from zoo.metrics.frechet import frechet_distance, kernel_distance
+from zoo.models.base import Colouriser
+from zoo.nn.colour import AB_SCALE, chroma, grey_rgb, lightness
+from zoo.trained import load_trained
+
+log = logging.getLogger("zoo")
+
+TRUTH, GREY = "ground truth", "grey input (ab = 0)"
+
+COLUMNS = [  # (column, key, format)
+    ("model", "model", "{}"),
+    ("best-of-{n} RMSE ab", "best_of_n_rmse_ab", "{:.2f}"),
+    ("best-of-1 RMSE ab", "best_of_1_rmse_ab", "{:.2f}"),
+    ("best-of-{n} RMSE RGB", "best_of_n_rmse_rgb", "{:.2f}"),
+    ("best-of-1 RMSE RGB", "best_of_1_rmse_rgb", "{:.2f}"),
+    ("variance ab", "variance_ab", "{:.2f}"),
+    ("colourfulness", "colourfulness", "{:.1f}"),
+    ("FID zoo", "fid_zoo", "{:.2f}"),
+    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
+    ("FID Inception N={n_inception}", "fid_inception", "{:.2f}"),
+    ("KID Inception x1e3", "kid_inception_x1e3", "{:.2f}"),
+    ("bits/colour dim", "bits_per_colour_dim", "{:.3f}"),
+    ("T", "temperature", "{:g}"),
+    ("params", "parameters", "{:,}"),
+    ("train min", "train_minutes", "{:.1f}"),
+    ("images seen", "images_seen", "{:,.0f}"),
+    ("images/s", "colourised_images_per_s", "{:.0f}"),
+]
+
+REPORT = """\
+# genzoo colourisation comparison on {data}
+
+Every colouriser colours the grey version (CIELAB lightness L) of the same {n_test} held-out test \
+images {n} times each (seed {seed}, at the temperature in column T). RMSE: per image over every \
+pixel, then the mean over images; ab in CIELAB units, RGB on the 0-255 scale. Best-of-{n}: the \
+closest of the {n} colourings to the ground truth (the cINN paper's measure: a model that proposes \
+several plausible colourings is not punished for the ones that differ from this photo's); best-of-1: \
+the first colouring. Variance: of the {n} colourings per pixel and ab channel, averaged (0 for a \
+deterministic model). Colourfulness: Hasler & Süsstrunk (2003) of the first colouring, averaged \
+(0 for grey). FID and KID: the first colouring of each test image against {n_train} training images \
+(the unconditional table's reference, so the ground-truth row is test vs train, not 0). \
+bits/colour dim: the conditional density of ab given L, a different quantity from any bits/dim of \
+whole images.
+
+Data key `{data_key}`.
+
+{table}
+
+Feature spaces:
+{spaces}
+
+{reasons}
+
+Images: `colourise.png` (grey input, ground truth, then {shown} colourings per model for the \
+same test images).
+"""
+
+
+def check_colour(data: DataBundle) -> None:
+    if data.info.channels != 3:
+        raise ZooError(
+            f"task=colourise needs colour images, and {data.info.name} has {data.info.channels} channel; "
+            "pick an RGB data set (data=flowers64, catfaces64, folder, ...)"
+        )
+
+
+def colourise_rows(
+    picked: dict[str, Picked], data: DataBundle, key: str, options: CompareOptions, device: torch.device
+) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor], Reference]:
+    """The reference rows and one row per colouriser, and the images for the grid."""
+    ref = build_reference(data, options, key, device)
+    truth = ref.test_images
+    grey = lightness(truth)
+    rows = [
+        {"model": TRUTH, "run": ""} | colour_errors(truth[:, None], truth) | feature_scores(truth, ref, options),
+        {"model": GREY, "run": ""}
+        | colour_errors(grey_rgb(grey)[:, None], truth)
+        | feature_scores(grey_rgb(grey), ref, options),
+    ]
+    for row in rows:
+        row |= dict.fromkeys(("bits_per_colour_dim", "temperature"), NA("reference row"))
+        row |= dict.fromkeys(("parameters", "train_minutes", "images_seen", "colourised_images_per_s"), "")
+    shown, images = 6, {"grey": grey_rgb(grey[:6]), "truth": truth[:6]}
+    for name, choice in picked.items():
+        if choice.run is None:
+            rows.append({"model": name, "run": NA(choice.reason)})
+            continue
+        log.info("colourising with %s (%s)", name, choice.run)
+        try:
+            row, colourings = model_row(name, choice.run, data, ref, options, device)
+        except ZooError as e:  # one unloadable run does not sink the comparison
+            rows.append({"model": name, "run": NA(f"cannot load: {e}")})
+            continue
+        if choice.unfinished:
+            row["unfinished"] = choice.unfinished
+        rows.append(row)
+        for i in range(min(3, options.colourings)):
+            images[f"{name} {i + 1}"] = colourings[:shown, i]
+    return rows, images, ref
+
+
+@torch.no_grad()
+def model_row(
+    name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
+) -> tuple[dict[str, Any], torch.Tensor]:
+    trained = load_trained(run_dir, device=device)
+    model = trained.model
+    if not isinstance(model, Colouriser):  # discovery only picks colourisers; a runs=[...] entry may not be
+        raise ZooError(f"{name} is not a colouriser (compare it with task=generate)")
+    generator = torch.Generator(device=device).manual_seed(options.seed)
+    truth, chunks = ref.test_images, []
+    start = time.perf_counter()
+    for i in range(0, len(truth), options.batch_size):
+        grey = lightness(truth[i : i + options.batch_size]).to(device)
+        chunks.append(model.colourise(grey, options.colourings, model.sample_temperature, generator).float().cpu())
+    colourings = torch.cat(chunks)  # (N, n, 3, H, W)
+    speed = len(truth) * options.colourings / (time.perf_counter() - start)
+    row: dict[str, Any] = {"model": name, "run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
+    row |= colour_errors(colourings, truth) | feature_scores(colourings[:, 0], ref, options)
+    row["temperature"] = model.sample_temperature
+    row["colourised_images_per_s"] = speed
+    if model.has_likelihood:
+        results = evaluate(
+            model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
+        )
+        row["bits_per_colour_dim"] = results[f"test/{model.bits_label}"]
+    else:
+        row["bits_per_colour_dim"] = NA("no likelihood (a regression)")
+    return row | score_cost(model, run_dir), colourings
+
+
+def colour_errors(colourings: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """The per-image measures of n colourings (N, n, 3, H, W) of the truth (N, 3, H, W), averaged."""
+    n = colourings.shape[1]
+    ab = chroma(colourings.flatten(0, 1)).view(len(truth), n, 2, *truth.shape[2:]) * AB_SCALE
+    ab_truth = chroma(truth) * AB_SCALE
+    rgb, rgb_truth = colourings * 255, truth * 255
+    return {
+        "best_of_n_rmse_ab": best_of_n_rmse(ab, ab_truth).mean().item(),
+        "best_of_1_rmse_ab": rmse_per_sample(ab[:, :1], ab_truth).mean().item(),
+        "best_of_n_rmse_rgb": best_of_n_rmse(rgb, rgb_truth).mean().item(),
+        "best_of_1_rmse_rgb": rmse_per_sample(rgb[:, :1], rgb_truth).mean().item(),
+        "variance_ab": sample_variance(ab).mean().item(),
+        "colourfulness": colourfulness(colourings[:, 0]).mean().item(),
+    }
+
+
+def feature_scores(images: torch.Tensor, ref: Reference, options: CompareOptions) -> dict[str, Any]:
+    """FID and KID of images (N, 3, H, W) against the training reference, in every feature space."""
+    row: dict[str, Any] = {}
+    opts = options.metrics
+    for space in ref.spaces:
+        features = space.features(images[: ref.sizes[space.name]], bool(options.progress))
+        reference = ref.train_features[space.name]
+        row[f"fid_{space.name}"] = frechet_distance(reference, features)
+        kid, _ = kernel_distance(
+            reference, features, opts.kid_subsets, min(opts.kid_subset_size, len(features)), options.seed
+        )
+        row[f"kid_{space.name}_x1e3"] = 1e3 * kid
+    for name, reason in ref.unavailable.items():
+        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = NA(reason)
+    return row
+
+
+def write_colourise_report(
+    out: Path, rows: list[dict[str, Any]], images: dict[str, torch.Tensor], ref: Reference, options, data
+) -> tuple[Path, str]:
+    """``colourise.png``, ``metrics.csv``/``.json`` and ``report.md`` (last: a report on disk is complete)."""
+    grid = labelled_columns(images, out / "colourise.png")
+    columns = [(c.replace("{n}", str(options.colourings)), k, f) for c, k, f in COLUMNS]
+    table = markdown_table(rows, inception_size(ref), columns)
+    meta = {
+        "task": "colourise",
+        "data": data.info.name,
+        "colourings_per_image": options.colourings,
+        "n_test_images": len(ref.test_images),
+        "n_reference_train_images": len(ref.train_images),
+        "seed": options.seed,
+        "data_key": ref.data_key,
+        "images_per_feature_space": ref.sizes,
+        "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
+    }
+    write_metrics(out, rows, meta)
+    text = REPORT.format(
+        data=data.info.name,
+        n_test=len(ref.test_images),
+        n=options.colourings,
+        seed=options.seed,
+        n_train=len(ref.train_images),
+        data_key=ref.data_key,
+        table=table,
+        spaces="\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items()),
+        reasons="\n".join(reasons(rows)),
+        shown=min(3, options.colourings),
+    )
+    atomic_write_text(out / "report.md", text, "comparison report")
+    return grid, table
