@@ -19,8 +19,6 @@ from torch.nn import functional as F
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write
-from zoo.models.base import Colouriser
-from zoo.models.cinn import CINN
 from zoo.morph import _pick, parse_config
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.options import Options, Seed
@@ -56,7 +54,7 @@ def strip(images: torch.Tensor, path: Path, scale: int) -> Path:
 def colourise(options: ColouriseOptions) -> dict[str, Path]:
     trained = load_trained(options.run, options.checkpoint, options.data_root)
     model, data = trained.model, trained.data
-    if not isinstance(model, Colouriser):
+    if not model.colourises:
         raise ZooError(
             f"{options.run} holds a {type(model).__name__}, which does not colourise; "
             "pass a cinn or colour_regression run (python train.py model=cinn data=flowers64)"
@@ -70,7 +68,7 @@ def colourise(options: ColouriseOptions) -> dict[str, Path]:
         "colourised": strip(torch.cat([grey_rgb(grey), colourings]), out / f"{name}_colourised.png", options.scale)
     }
     if options.reference is not None:
-        if not isinstance(model, CINN):
+        if not model.can_transfer:
             raise ZooError(
                 f"colour transfer needs a model that encodes colour into a latent (cinn); "
                 f"{type(model).__name__} has one answer per grey image"

@@ -33,7 +33,6 @@ from zoo.files import atomic_write_text
 from zoo.images import labelled_columns
 from zoo.metrics.colour import best_of_n_rmse, colourfulness, rmse_per_sample, sample_variance
 from zoo.metrics.frechet import frechet_distance, kernel_distance
-from zoo.models.base import Colouriser
 from zoo.nn.colour import AB_SCALE, chroma, grey_rgb, lightness
 from zoo.trained import load_trained
 
@@ -139,7 +138,7 @@ def model_row(
 ) -> tuple[dict[str, Any], torch.Tensor]:
     trained = load_trained(run_dir, device=device)
     model = trained.model
-    if not isinstance(model, Colouriser):  # discovery only picks colourisers; a runs=[...] entry may not be
+    if not model.colourises:  # discovery only picks colourisers; a runs=[...] entry may not be
         raise ZooError(f"{name} is not a colouriser (compare it with task=generate)")
     generator = torch.Generator(device=device).manual_seed(options.seed)
     truth, chunks = ref.test_images, []

@@ -11,7 +11,8 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
   figure), and ``likelihood_kind`` says in words what kind of figure it is;
 - ``colourises``: the model colours grey images (``Colouriser`` below): ``colourise`` is
   implemented, the data must be RGB, and ``compare.py task=colourise`` scores it (the unconditional
-  table leaves it out: its samples are colourings of given grey images, not images from nothing).
+  table leaves it out: its samples are colourings of given grey images, not images from nothing);
+  ``can_transfer``: it also puts one image's colours on another's lightness (``transfer``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class GenerativeModel(nn.Module):
     # tests (tests/models/test_contract.py) and the command-line tests train the model with them
     tiny: ClassVar[dict[str, Any]] = {}
     colourises: ClassVar[bool] = False
+    # a colouriser that encodes an image's colour: ``transfer(source, target)`` (guided colourisation)
+    can_transfer: ClassVar[bool] = False
     # images per row in the grids of ``extra_grids`` (a colouriser's: grey | 8 colourings | truth)
     grid_columns: ClassVar[int] = 8
     # the name of the bits figure in logs and reports: a conditional density is never called bits/dim
@@ -175,6 +178,11 @@ class Colouriser(GenerativeModel):
     ) -> torch.Tensor:
         """``n`` colourings (B, n, 3, H, W) in [0, 1] of grey images (B, 1, H, W) in [0, 1] (L / 100)."""
         raise NotImplementedError
+
+    def transfer(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The colours of each ``source`` image put on the lightness of the ``target`` image of the
+        same index (both (B, 3, H, W) in [0, 1]); declared by ``can_transfer``."""
+        raise NotImplementedError(f"{type(self).__name__} has one answer per grey image: no colour to transfer")
 
     @property
     def grid_temperatures(self) -> tuple[float, ...]:

@@ -57,6 +57,7 @@ Temperature = Annotated[float, Field(gt=0.0, le=10.0)]
 @MODELS.register("cinn")
 class CINN(Colouriser):
     can_encode = True
+    can_transfer = True
     has_likelihood = True
     likelihood_kind = "exact conditional density (one draw of the RGB dequantisation noise)"
 
