@@ -9,7 +9,6 @@ paper's guided colourisation). Same option syntax as ``train.py``, ``compare.py`
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from torch.nn import functional as F
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write
-from zoo.morph import _pick, parse_config
+from zoo.morph import _pick, parse_config, run_command
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.options import Options, Seed
 from zoo.trained import load_trained
@@ -82,15 +81,7 @@ def colourise(options: ColouriseOptions) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        options = parse_config("colourise", ColouriseOptions, sys.argv[1:] if argv is None else argv)
-        written = colourise(options)
-    except ZooError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for kind, path in written.items():
-        print(f"{kind}: {path}")
-    return 0
+    return run_command(lambda args: colourise(parse_config("colourise", ColouriseOptions, args)), argv)
 
 
 if __name__ == "__main__":

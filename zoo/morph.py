@@ -13,6 +13,7 @@ PNG strip into ``<run>/morphs/`` (or ``out=``). Works for every model that can e
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -161,15 +162,21 @@ def morph(options: MorphOptions) -> dict[str, Path]:
     return {"gif": gif, "strip": strip}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_command(make: Callable[[list[str]], dict[str, Path]], argv: list[str] | None) -> int:
+    """A command on one trained run (``zoo.morph``, ``zoo.colourise``): what it wrote, one line per
+    file, exit code 0; or one ``error:`` line and exit code 2."""
     try:
-        written = morph(parse_options(sys.argv[1:] if argv is None else argv))
+        written = make(sys.argv[1:] if argv is None else argv)
     except ZooError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(lambda args: morph(parse_options(args)), argv)
 
 
 if __name__ == "__main__":

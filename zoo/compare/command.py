@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +71,7 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         return compare_colourisers(picked, data, key, options, device, tracker_factory)
 
     out, stamp = output_folder(options)
-    try:
+    with removed_if_left_empty(out):
         log.info("comparing %s on %s -> %s (data key %s)", ", ".join(usable), data.info.name, out, key)
         ref = build_reference(data, options, key, device)
         scored = [real_row(ref, options, data.info.num_classes)]
@@ -90,58 +92,52 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         rows = scored + rows
         grids = write_grids(out, images, data)
         write_report(out, rows, ref, options, data)  # last: a report on disk is a complete one
-    except BaseException:
-        if not any(out.iterdir()):
-            out.rmdir()
-        raise
-    print(markdown_table(rows, inception_size(ref)))
-    for line in reasons(rows):
-        print(line)
-    print(f"report: {out / 'report.md'}")
-    if len(scored) == 1:
-        raise ZooError(
-            f"no model could be scored on {data_name} (the report in {out} says why for each); "
-            "fix or retrain those runs and compare again"
-        )
-
-    tracker = tracker_factory(out, data.info.name, stamp)
-    try:
-        keys = [k for _, k, _ in TABLE]
-        tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
-        tracker.log_images(grids, step=0)
-    finally:
-        tracker.finish()
+    table = markdown_table(rows, inception_size(ref))
+    publish(out, stamp, rows, table, len(scored) > 1, TABLE, grids, data.info.name, tracker_factory)
     return out
 
 
 def compare_colourisers(picked, data, key: str, options: CompareOptions, device, tracker_factory) -> Path:
     """``task=colourise``: the colourisation table (``zoo/compare/colourise.py``)."""
     out, stamp = output_folder(options)
-    try:
+    with removed_if_left_empty(out):
         log.info("colourising with %s on %s -> %s (data key %s)", ", ".join(picked), data.info.name, out, key)
         rows, images, ref = colourise_rows(picked, data, key, options, device)
         grid, table = write_colourise_report(out, rows, images, ref, options, data)
+    scored = any(isinstance(r.get("run"), str) and r["run"] for r in rows)
+    publish(out, stamp, rows, table, scored, COLUMNS, {"colourise": grid}, data.info.name, tracker_factory)
+    return out
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(out: Path) -> Iterator[None]:
+    """A comparison that fails before writing anything leaves no empty folder behind."""
+    try:
+        yield
     except BaseException:
         if not any(out.iterdir()):
             out.rmdir()
         raise
+
+
+def publish(out, stamp, rows, table: str, scored: bool, columns, grids, data_name: str, tracker_factory) -> None:
+    """The table and its reasons printed, the run's W&B record; exit 2 when no model was scored."""
     print(table)
     for line in reasons(rows):
         print(line)
     print(f"report: {out / 'report.md'}")
-    if not any(isinstance(r.get("run"), str) and r["run"] for r in rows):
+    if not scored:
         raise ZooError(
-            f"no colouriser could be scored on {data.info.name} (the report in {out} says why for each); "
+            f"no model could be scored on {data_name} (the report in {out} says why for each); "
             "fix or retrain those runs and compare again"
         )
-    tracker = tracker_factory(out, data.info.name, stamp)
+    tracker = tracker_factory(out, data_name, stamp)
     try:
-        keys = [k for _, k, _ in COLUMNS]
-        tracker.log_table("colourisation", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
-        tracker.log_images({"colourise": grid}, step=0)
+        keys = [k for _, k, _ in columns]
+        tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
+        tracker.log_images(grids, step=0)
     finally:
         tracker.finish()
-    return out
 
 
 def main(cfg) -> None:
