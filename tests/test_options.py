@@ -78,6 +78,7 @@ ACCEPTED = {
     ("progress@compare", "zero"),
     ("invert_gan@compare", "zero"),
     ("metrics.inception_download@compare", "zero"),  # a bool: 0 is false
+    ("colour_temperature@compare", "zero"),  # a flow's mode: one colouring per grey image
 }
 # morph's a and b are test indices or file names, checked against the run's data once it is loaded
 MORPH_ACCEPTED = {(key, probe) for key in ("a", "b") for probe in ("zero", "negative", "large")}

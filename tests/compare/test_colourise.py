@@ -59,9 +59,19 @@ def test_colourise_scores_both_colourisers_against_the_two_reference_rows(colour
     for row in (truth, grey, cinn, regression):
         assert isinstance(row["fid_zoo"], float) and row["fid_inception"] == "n/a: not in metrics.feature_spaces"
     assert cinn["images_seen"] == 6 * 16 and cinn["temperature"] == 1.0
+    assert regression["temperature"].startswith("n/a: one answer per grey image")
     report = (out / "report.md").read_text()
     assert "| cinn |" in report and "best-of-4 RMSE ab" in report and "bits/colour dim" in report
     assert "best-of-4 RMSE ab" in result.stdout
+
+
+def test_colour_temperature_sets_the_cinns_and_zero_makes_its_colourings_one(colourisers):
+    workdir, root = colourisers
+    out = workdir / "cmp-t0"
+    result = run_compare(*compare_args(root, out), "colour_temperature=0", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    rows = {r["model"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
+    assert rows["cinn"]["temperature"] == 0 and rows["cinn"]["variance_ab"] == pytest.approx(0, abs=1e-6)
 
 
 def test_the_unconditional_comparison_points_a_colouriser_to_task_colourise(colourisers):

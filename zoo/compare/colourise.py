@@ -2,7 +2,7 @@
 held-out images, with the cINN paper's measures (Ardizzone et al. 2019, table 2), side by side.
 
 Each model colours the grey version (L) of every test image ``colourings`` times at its sampling
-temperature (seeded). Per image: best-of-n and best-of-1 RMSE of ab (CIELAB units) and of RGB
+temperature, or at ``colour_temperature`` when that is set (seeded). Per image: best-of-n and best-of-1 RMSE of ab (CIELAB units) and of RGB
 (0-255) against the ground truth, the variance of the n colourings, colourfulness; over the test
 set: FID and KID of the first colouring of each image against the training images (the same
 reference, features and N as the unconditional table), the conditional bits per colour dimension
@@ -64,7 +64,8 @@ REPORT = """\
 # genzoo colourisation comparison on {data}
 
 Every colouriser colours the grey version (CIELAB lightness L) of the same {n_test} held-out test \
-images {n} times each (seed {seed}, at the temperature in column T). RMSE: per image over every \
+images {n} times each (seed {seed}, at the temperature in column T: the model's own unless \
+`colour_temperature` sets one). RMSE: per image over every \
 pixel, then the mean over images; ab in CIELAB units, RGB on the 0-255 scale. Best-of-{n}: the \
 closest of the {n} colourings to the ground truth (the cINN paper's measure: a model that proposes \
 several plausible colourings is not punished for the ones that differ from this photo's); best-of-1: \
@@ -141,16 +142,17 @@ def model_row(
     if not model.colourises:  # discovery only picks colourisers; a runs=[...] entry may not be
         raise ZooError(f"{name} is not a colouriser (compare it with task=generate)")
     generator = torch.Generator(device=device).manual_seed(options.seed)
+    temperature = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
     truth, chunks = ref.test_images, []
     start = time.perf_counter()
     for i in range(0, len(truth), options.batch_size):
         grey = lightness(truth[i : i + options.batch_size]).to(device)
-        chunks.append(model.colourise(grey, options.colourings, model.sample_temperature, generator).float().cpu())
+        chunks.append(model.colourise(grey, options.colourings, temperature, generator).float().cpu())
     colourings = torch.cat(chunks)  # (N, n, 3, H, W)
     speed = len(truth) * options.colourings / (time.perf_counter() - start)
     row: dict[str, Any] = {"model": name, "run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
     row |= colour_errors(colourings, truth) | feature_scores(colourings[:, 0], ref, options)
-    row["temperature"] = model.sample_temperature
+    row["temperature"] = temperature if model.stochastic else NA("one answer per grey image: no temperature")
     row["colourised_images_per_s"] = speed
     if model.has_likelihood:
         results = evaluate(

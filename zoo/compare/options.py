@@ -38,6 +38,7 @@ class CompareOptions(Options):
     runs: list[str] | None = None
     task: Literal["generate", "colourise"] = "generate"
     colourings: Annotated[int, Field(ge=1, le=1000)] = 8  # per grey test image, with task=colourise
+    colour_temperature: Annotated[float, Field(ge=0.0, le=10.0)] | None = None  # None: each model's own
     n_samples: Annotated[int, Field(ge=2, le=1_000_000)] = 10000
     seed: Seed = 0
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500

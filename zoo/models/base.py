@@ -157,6 +157,7 @@ class Colouriser(GenerativeModel):
     of fixed grey images rather than an error. ``compare.py task=colourise`` uses held-out images."""
 
     colourises = True
+    stochastic: ClassVar[bool] = True  # draws its colourings (a temperature applies); False: one answer
     grid_columns = 10
     bits_label = "bits_per_colour_dim"
     BANK = 64  # grey images kept for sample()

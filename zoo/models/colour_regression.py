@@ -49,6 +49,7 @@ class RegressionHead(nn.Module):
 
 @MODELS.register("colour_regression")
 class ColourRegression(Colouriser):
+    stochastic = False
     tiny: ClassVar[dict[str, Any]] = {"cond_width": 4}
 
     def __init__(
