@@ -1,20 +1,28 @@
 """``python -m zoo.colourise``: a photo from disk made grey and coloured n times by a trained run;
-colour transfer from a reference photo with a cINN; one clear error for what cannot work."""
+colour transfer from a reference photo with a cINN; one clear error for what cannot work. (Its
+``main`` is called in this process, as ``python -m`` would; the runs come from ``train.py``.)"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-from tests.conftest import ROOT
+from zoo.colourise import main
 
 
-def run_colourise(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "zoo.colourise", *overrides]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_colourise(*overrides: str, capsys) -> Result:
+    code = main(list(overrides))
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
 
 
 def only_run(workdir: Path, model: str) -> Path:
@@ -30,7 +38,7 @@ def photo(path: Path, size: tuple[int, int], mode: str = "L") -> Path:
     return path
 
 
-def test_a_grey_photo_is_coloured_n_times_and_a_reference_transfers_its_colours(colourisers, tmp_path):
+def test_a_grey_photo_is_coloured_n_times_and_a_reference_transfers_its_colours(colourisers, tmp_path, capsys):
     workdir, _ = colourisers
     run = only_run(workdir, "cinn")
     grey = photo(tmp_path / "old.png", (90, 60))
@@ -42,7 +50,7 @@ def test_a_grey_photo_is_coloured_n_times_and_a_reference_transfers_its_colours(
         f"reference={reference}",
         f"out={tmp_path / 'out'}",
         "scale=2",
-        cwd=tmp_path,
+        capsys=capsys,
     )
     assert result.returncode == 0, result.stderr
     colourised, transfer = tmp_path / "out" / "old_colourised.png", tmp_path / "out" / "old_from_red.png"
@@ -52,22 +60,22 @@ def test_a_grey_photo_is_coloured_n_times_and_a_reference_transfers_its_colours(
     assert Image.open(transfer).size == (2 + 3 * (32 + 2), 36)
 
 
-def test_the_regression_colours_but_refuses_colour_transfer(colourisers, tmp_path):
+def test_the_regression_colours_but_refuses_colour_transfer(colourisers, tmp_path, capsys):
     workdir, _ = colourisers
     run = only_run(workdir, "colour_regression")
     grey = photo(tmp_path / "old.png", (30, 30))
-    ok = run_colourise(f"run={run}", f"image={grey}", f"out={tmp_path / 'out'}", cwd=tmp_path)
+    ok = run_colourise(f"run={run}", f"image={grey}", f"out={tmp_path / 'out'}", capsys=capsys)
     assert ok.returncode == 0, ok.stderr
-    refused = run_colourise(f"run={run}", f"image={grey}", f"reference={grey}", f"out={tmp_path / 'o2'}", cwd=tmp_path)
+    refused = run_colourise(f"run={run}", f"image={grey}", f"reference={grey}", f"out={tmp_path / 'o2'}", capsys=capsys)
     assert refused.returncode == 2 and "colour transfer needs a model that encodes colour" in refused.stderr
     assert "Traceback" not in refused.stderr
 
 
-def test_bad_input_gets_one_message(colourisers, tmp_path):
+def test_bad_input_gets_one_message(colourisers, tmp_path, capsys):
     workdir, _ = colourisers
     run = only_run(workdir, "cinn")
-    missing = run_colourise(f"run={run}", f"image={tmp_path / 'nope.png'}", cwd=tmp_path)
+    missing = run_colourise(f"run={run}", f"image={tmp_path / 'nope.png'}", capsys=capsys)
     assert missing.returncode == 2 and "is neither a test index nor an image file" in missing.stderr
-    unknown = run_colourise(f"run={run}", "image=0", "colours=3", cwd=tmp_path)
+    unknown = run_colourise(f"run={run}", "image=0", "colours=3", capsys=capsys)
     assert unknown.returncode == 2 and "the options are" in unknown.stderr
     assert "Traceback" not in missing.stderr + unknown.stderr
