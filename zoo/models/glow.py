@@ -68,7 +68,7 @@ class Level(nn.Module):
     def __init__(self, channels: int, size: int, K: int, hidden: int, additive: bool, num_classes: int, split: bool):
         super().__init__()
         c = channels * 4
-        self.steps = nn.ModuleList(FlowStep(c, hidden, additive, num_classes) for _ in range(K))
+        self.steps = nn.ModuleList(FlowStep(c, hidden, additive=additive, num_classes=num_classes) for _ in range(K))
         self.split = split
         self.z_channels = c // 2 if split else c
         self.prior = Prior(self.z_channels, size // 2, c - self.z_channels if split else None, num_classes)

@@ -7,6 +7,7 @@ is log |det dy/dx| per example (B,). Tensors are (B, C, H, W) throughout.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -212,21 +213,14 @@ class AffineCoupling(nn.Module):
 
 
 class FlowStep(nn.Module):
-    """One step of flow: ActNorm -> invertible 1x1 convolution -> (conditional) affine coupling."""
+    """One step of flow: ActNorm -> invertible 1x1 convolution -> (conditional) affine coupling.
+    ``coupling``: the coupling's options (``additive``, ``num_classes``, ``cond_channels``, ``atan_clamp``)."""
 
-    def __init__(
-        self,
-        channels: int,
-        hidden: int,
-        additive: bool = False,
-        num_classes: int = 0,
-        cond_channels: int = 0,
-        atan_clamp: float | None = None,
-    ):
+    def __init__(self, channels: int, hidden: int, **coupling: Any):
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv2dLU(channels)
-        self.coupling = AffineCoupling(channels, hidden, additive, num_classes, cond_channels, atan_clamp)
+        self.coupling = AffineCoupling(channels, hidden, **coupling)
 
     def forward(
         self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
