@@ -172,6 +172,7 @@ class Colouriser(GenerativeModel):
         super().__init__(info)
         self.register_buffer("grey_bank", torch.zeros(self.BANK, 1, info.image_size, info.image_size))
         self.register_buffer("bank_size", torch.tensor(0))
+        self.bank_full = False  # a cache of bank_size == BANK, so that a full bank costs nothing
 
     # -- what each colouriser implements -------------------------------------------------------
     def colourise(
@@ -193,12 +194,15 @@ class Colouriser(GenerativeModel):
     # -- the zoo interface, through colourise --------------------------------------------------
     @torch.no_grad()
     def remember_greys(self, x: torch.Tensor) -> None:
-        """Keep the grey images of the first training batches until the bank is full."""
+        """Keep the grey images of the first training batches until the bank is full (reading its
+        size from the device only until then, so later steps never wait for it)."""
+        if self.bank_full:
+            return
         have = int(self.bank_size)
-        if have < self.BANK:
-            take = lightness(x[: self.BANK - have])
-            self.grey_bank[have : have + len(take)] = take
-            self.bank_size += len(take)
+        take = lightness(x[: self.BANK - have])
+        self.grey_bank[have : have + len(take)] = take
+        self.bank_size += len(take)
+        self.bank_full = have + len(take) >= self.BANK
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
