@@ -70,7 +70,7 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str, device:
     test_images, test_labels = data.test.batch(torch.randperm(len(data.test), generator=generator)[:n_test])
 
     spaces: list[FeatureSpace] = []
-    unavailable = {} if "inception" in opts.feature_spaces else {"inception": "not in metrics.feature_spaces"}
+    unavailable = {n: "not in metrics.feature_spaces" for n in ("zoo", "inception") if n not in opts.feature_spaces}
     for name in opts.feature_spaces:
         if name == "zoo":
             spaces.append(
