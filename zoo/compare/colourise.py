@@ -25,7 +25,7 @@ from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions
 from zoo.compare.reference import Reference, build_reference
 from zoo.compare.report import inception_size, markdown_table, reasons, write_metrics
-from zoo.compare.scoring import score_cost
+from zoo.compare.scoring import score_cost, score_picked
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
@@ -116,18 +116,11 @@ def colourise_rows(
         row |= dict.fromkeys(("parameters", "train_minutes", "images_seen", "colourised_images_per_s"), "")
     shown, images = 6, {"grey": grey_rgb(grey[:6]), "truth": truth[:6]}
     for name, choice in picked.items():
-        if choice.run is None:
-            rows.append({"model": name, "run": NA(choice.reason)})
-            continue
         log.info("colourising with %s (%s)", name, choice.run)
-        try:
-            row, colourings = model_row(name, choice.run, data, ref, options, device)
-        except ZooError as e:  # one unloadable run does not sink the comparison
-            rows.append({"model": name, "run": NA(f"cannot load: {e}")})
-            continue
-        if choice.unfinished:
-            row["unfinished"] = choice.unfinished
+        row, colourings = score_picked(name, choice, lambda n, run: model_row(n, run, data, ref, options, device))
         rows.append(row)
+        if colourings is None:
+            continue
         for i in range(min(3, options.colourings)):
             images[f"{name} {i + 1}"] = colourings[:shown, i]
     return rows, images, ref

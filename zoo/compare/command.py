@@ -19,7 +19,7 @@ from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
 from zoo.compare.reference import build_reference, data_key
 from zoo.compare.report import TABLE, _jsonable, inception_size, markdown_table, reasons, write_grids, write_report
-from zoo.compare.scoring import model_row, real_row
+from zoo.compare.scoring import model_row, real_row, score_picked
 from zoo.data import build_data
 from zoo.errors import ZooError
 from zoo.files import exclusive_dir
@@ -79,13 +79,10 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         for name, choice in usable.items():
             log.info("scoring %s (%s)", name, choice.run)
             started = time.perf_counter()
-            try:
-                row, imgs = model_row(name, choice.run, data, ref, options, device)
-            except ZooError as e:  # one unloadable run does not sink the comparison
-                rows.append({"model": name, "run": NA(f"cannot load: {e}")})
+            row, imgs = score_picked(name, choice, lambda n, run: model_row(n, run, data, ref, options, device))
+            if imgs is None:
+                rows.append(row)
                 continue
-            if choice.unfinished:
-                row["unfinished"] = choice.unfinished
             log.info("%s scored in %.0f s", name, time.perf_counter() - started)
             scored.append(row)
             images[name] = imgs

@@ -9,10 +9,12 @@ from typing import Any
 
 import torch
 
+from zoo.compare.discovery import Picked
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, MetricOptions
 from zoo.compare.reference import Reference
 from zoo.data.base import DataBundle
+from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.metrics.coverage import class_coverage, precision_recall
 from zoo.metrics.critic import image_critic, negative_wasserstein
@@ -83,6 +85,21 @@ def draw_samples(
     start = time.perf_counter()
     chunks = [model.sample(min(batch_size, n - i), generator=generator).float().cpu() for i in range(0, n, batch_size)]
     return torch.cat(chunks), n / (time.perf_counter() - start)
+
+
+def score_picked(name: str, choice: Picked, score) -> tuple[Row, Any]:
+    """``score(name, run_dir) -> (row, images)`` for a picked run, marked where it is unfinished; a
+    run that is missing or cannot be loaded gets a row with the reason instead (images None), so
+    one bad run never sinks a comparison."""
+    if choice.run is None:
+        return {"model": name, "run": NA(choice.reason)}, None
+    try:
+        row, images = score(name, choice.run)
+    except ZooError as e:
+        return {"model": name, "run": NA(f"cannot load: {e}")}, None
+    if choice.unfinished:
+        row["unfinished"] = choice.unfinished
+    return row, images
 
 
 def model_row(
