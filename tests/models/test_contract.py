@@ -46,7 +46,26 @@ def check_contract(name: str, tmp_path) -> None:
         samples = model.sample(5, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (5, *shape), samples.shape
     assert samples.min() >= 0 and samples.max() <= 1, "samples leave [0, 1]"
+    controls = {"temperature": 0.5, "truncation": 0.5, "labels": torch.zeros(5, dtype=torch.long)}
+    for control in cls.sample_controls:
+        if control == "labels" and not model.conditional:
+            continue
+        with torch.no_grad():
+            controlled = model.sample(5, torch.Generator().manual_seed(0), **{control: controls[control]})
+        assert controlled.shape == samples.shape, f"sample({control}=...) declared in sample_controls"
+        assert not torch.equal(controlled, samples), f"sample({control}=...) must change the samples"
     xt, yt = data.test.batch(torch.arange(6))
+    if cls.can_style_mix:
+        with torch.no_grad():
+            w = model.encode(xt[:3])
+            layers = model.style_preset("coarse")
+            assert layers and all(0 <= i < model.style_layers for i in layers), "style_preset('coarse')"
+            same = model.style_mix(w[:2], w[2:], [])
+            mixed = model.style_mix(w[:2], w[2:], list(range(model.style_layers)))
+            assert torch.allclose(same, model.decode(w[2:]).expand_as(same), atol=1e-5), (
+                "style_mix with no source layers must be the destination's decode"
+            )
+            assert torch.allclose(mixed, model.decode(w[:2]), atol=1e-5), "every layer from the source: its decode"
     if cls.can_encode:
         with torch.no_grad():
             recon = model.reconstruct(xt, yt)

@@ -23,26 +23,31 @@ from zoo.registry import DATASETS
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
+def fit_picture(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
+    """A decoded picture as uint8 ``(C, image_size, image_size)``: the shorter side resized to
+    ``image_size`` (bicubic), then the centre cropped."""
+    img = img.convert("RGB" if channels == 3 else "L")
+    w, h = img.size
+    scale = image_size / min(w, h)
+    if scale != 1.0:
+        img = img.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))), Image.BICUBIC)
+        w, h = img.size
+    left, top = (w - image_size) // 2, (h - image_size) // 2
+    array = np.asarray(img.crop((left, top, left + image_size, top + image_size)), dtype=np.uint8)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
+
+
 def load_image(path: Path, image_size: int, channels: int) -> torch.Tensor:
-    """One image as uint8 ``(C, image_size, image_size)``."""
+    """One image file as uint8 ``(C, image_size, image_size)``."""
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB" if channels == 3 else "L")
-            w, h = img.size
-            scale = image_size / min(w, h)
-            if scale != 1.0:
-                img = img.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))), Image.BICUBIC)
-                w, h = img.size
-            left, top = (w - image_size) // 2, (h - image_size) // 2
-            img = img.crop((left, top, left + image_size, top + image_size))
-            array = np.asarray(img, dtype=np.uint8)
+            return fit_picture(img, image_size, channels)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ZooError(
             f"cannot read the image {path}: {e}. Remove it from the folder or convert it to jpg/png."
         ) from None
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)  # (H, W, C) -> (C, H, W)
 
 
 def _decode_all(files: list[Path], image_size: int, channels: int, desc: str, progress: bool) -> list[torch.Tensor]:

@@ -166,6 +166,8 @@ def named_layers(name: str, levels: int) -> list[int]:
 @MODELS.register("alae")
 class ALAE(GenerativeModel):
     can_encode = True
+    can_style_mix = True
+    sample_controls = ("truncation",)
     ema_modules = ("mapping", "generator")
 
     tiny: ClassVar[dict[str, Any]] = {  # 2 steps of batch 8 per level: 4 steps reach 16x16
@@ -367,6 +369,13 @@ class ALAE(GenerativeModel):
         w = self.mapping(torch.randn(n, self.latent_dim, device=self.device, generator=generator))
         w = torch.lerp(self.w_avg.expand_as(w).to(w.dtype), w, truncation)
         return self._full_size(self.generate(w, self.phase, generator=generator))
+
+    @property
+    def style_layers(self) -> int:
+        return self.n_styles
+
+    def style_preset(self, name: str) -> list[int]:
+        return named_layers(name, self.schedule.levels)
 
     @torch.no_grad()
     def style_mix(

@@ -12,7 +12,12 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
 - ``colourises``: the model colours grey images (``Colouriser`` below): ``colourise`` is
   implemented, the data must be RGB, and ``compare.py task=colourise`` scores it (the unconditional
   table leaves it out: its samples are colourings of given grey images, not images from nothing);
-  ``can_transfer``: it also puts one image's colours on another's lightness (``transfer``).
+  ``can_transfer``: it also puts one image's colours on another's lightness (``transfer``);
+- ``sample_controls``: the keyword arguments ``sample`` takes besides ``n`` and ``generator``
+  (``temperature``, ``truncation``, ``labels``), so a caller (the studio's sliders) passes each one
+  only to the models that have it;
+- ``can_style_mix``: ``style_layers``, ``style_preset`` and ``style_mix`` are implemented (a
+  style-based generator: each layer's style can come from another image's code).
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class GenerativeModel(nn.Module):
     grid_columns: ClassVar[int] = 8
     # the name of the bits figure in logs and reports: a conditional density is never called bits/dim
     bits_label: ClassVar[str] = "bits_per_dim"
+    # keyword arguments of sample() beyond n and generator: "temperature", "truncation", "labels"
+    sample_controls: ClassVar[tuple[str, ...]] = ()
+    can_style_mix: ClassVar[bool] = False
 
     def __init__(self, info: DataInfo):
         super().__init__()
@@ -107,6 +115,21 @@ class GenerativeModel(nn.Module):
         """Per-image negative log-likelihood in nats (B,); ``y``: labels, for class-conditional
         models. A model's own estimator settings (the VAE's importance samples) are its options."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")
+
+    # -- style mixing (declared by ``can_style_mix``) ---------------------------------------------
+    @property
+    def style_layers(self) -> int:
+        """How many layers take a style (for a StyleGAN generator, two per resolution)."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-layer styles")
+
+    def style_preset(self, name: str) -> list[int]:
+        """The layers of a named range: ``coarse``, ``middle`` or ``fine``."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-layer styles")
+
+    def style_mix(self, w_src: torch.Tensor, w_dst: torch.Tensor, layers: list[int]) -> torch.Tensor:
+        """Every destination code with the source's style in ``layers`` (B_dst * B_src images, row-major);
+        with no layers, exactly ``decode(w_dst)``."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-layer styles")
 
     def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Further image grids the family is known for (e.g. several temperatures), by name; the

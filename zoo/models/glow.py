@@ -113,6 +113,7 @@ class Level(nn.Module):
 class Glow(GenerativeModel):
     can_encode = True
     has_likelihood = True
+    sample_controls = ("temperature", "labels")  # labels: class-conditional runs only
     # -log p(x + u) for one draw of the dequantisation noise u: a one-sample estimate of
     # E_u[-log p(x + u)] + D log n_bins, which bounds the discrete -log P(x) from above (the paper's figure)
     likelihood_is_bound = True
