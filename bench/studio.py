@@ -1,0 +1,103 @@
+"""genzoo studio in a real browser on the finished runs: the README's screenshots and latencies.
+
+    ZOO_DATA_DIR=../shared/data python -m bench.studio [runs_dir=runs] [out=docs/images]
+
+Starts ``python -m zoo.studio`` in-process on a free port, opens it in Debian's headless Chromium,
+draws a cat and a house with mouse strokes on canvases A and B, clicks through every tab, saves
+``studio-<tab>.png`` and prints what it measured: the time from each click until the page shows
+the answer (first click: models load; later clicks: warm), and the server's own time.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+from tests.studio import browser as b
+from zoo.studio.__main__ import StudioOptions, serve
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clicked(driver, button: str, message: str) -> tuple[float, str]:
+    """Click ``button``, wait for a new answer in ``message``; seconds taken and the answer."""
+    before = b.answer_number(b.text(driver, message))
+    start = time.perf_counter()
+    b.click(driver, button)
+    answer = b.answer(driver, message, before)
+    return time.perf_counter() - start, answer
+
+
+def main(argv: list[str]) -> int:
+    args = dict(a.split("=", 1) for a in argv)
+    out = Path(args.get("out", "docs/images"))
+    port = free_port()
+    _, url = serve(StudioOptions(runs_dir=args.get("runs_dir", "runs"), port=port), block=False)
+    driver = b.chromium(1400, 1000)
+    try:
+        driver.get(url)
+        b.wait_for(lambda: b.css(driver, "#canvas-a canvas"), what="the page")
+        b.draw(driver, "canvas-a", b.CAT)
+        b.draw(driver, "canvas-b", b.HOUSE)
+        for attempt in ("first (models load)", "warm", "warm"):
+            morphs_before = b.answer_number(b.text(driver, "morph-message"))
+            seconds, answer = clicked(driver, "dance-go", "dance-message")
+            print(f"reconstructions of A and B, {attempt}: {seconds:.2f} s from the click\n{answer}\n")
+            b.answer(driver, "morph-message", morphs_before)  # let the morphs finish before the next click
+        before = b.answer_number(b.text(driver, "morph-message"))
+        start = time.perf_counter()
+        b.click(driver, "dance-go")
+        b.answer(driver, "morph-message", before)
+        print(
+            f"reconstruct then 16-frame morphs, warm: {time.perf_counter() - start:.2f} s from the click until every GIF"
+        )
+        print(b.text(driver, "morph-message"), "\n")
+        driver.set_window_size(1400, 2100)
+        b.screenshot(driver, out / "studio-dance.png")
+        driver.set_window_size(1400, 1000)
+        b.open_tab(driver, "Samples")
+        for attempt in ("first", "warm"):
+            seconds, answer = clicked(driver, "samples-go", "samples-message")
+            print(f"samples, {attempt}: {seconds:.2f} s\n{answer}\n")
+        driver.set_window_size(1400, 1500)
+        b.screenshot(driver, out / "studio-samples.png")
+        driver.set_window_size(1400, 1000)
+        b.open_tab(driver, "Style mixing")
+        clicked(driver, "style-source-fill", "style-message")
+        clicked(driver, "style-destination-fill", "style-message")
+        for attempt in ("first", "warm"):
+            seconds, answer = clicked(driver, "style-go", "style-message")
+            print(f"style mixing, {attempt}: {seconds:.2f} s\n{answer}\n")
+        driver.set_window_size(1400, 1400)
+        b.screenshot(driver, out / "studio-style.png")
+        driver.set_window_size(1400, 1000)
+        b.open_tab(driver, "Colourise")
+        clicked(driver, "colour-photo-fill", "colour-message")
+        clicked(driver, "colour-reference-fill", "colour-message")
+        for attempt in ("first", "warm"):
+            seconds, answer = clicked(driver, "colour-go", "colour-message")
+            print(f"colourise, {attempt}: {seconds:.2f} s\n{answer}\n")
+        seconds, answer = clicked(driver, "colour-more", "colour-message")
+        print(f"colourise 'more': {seconds:.2f} s\n{answer}\n")
+        driver.set_window_size(1400, 1500)
+        b.screenshot(driver, out / "studio-colourise.png")
+        driver.set_window_size(1400, 1000)
+        b.open_tab(driver, "Compare")
+        seconds, answer = clicked(driver, "compare-go", "compare-message")
+        print(f"compare report: {seconds:.2f} s\n{answer}\n")
+        driver.set_window_size(1400, 1800)
+        b.screenshot(driver, out / "studio-compare.png")
+    finally:
+        driver.quit()
+    print(f"screenshots in {out}/studio-*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

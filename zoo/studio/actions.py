@@ -1,0 +1,359 @@
+"""What the studio's buttons do, as plain functions of pictures and options (no Gradio here), so
+that tests call them directly and the page (``zoo/studio/page.py``) only lays them out.
+
+Every action returns its pictures and one message in Markdown: per model what it measured (the
+milliseconds it took) or why that model has no answer. Nothing here raises at the page: a
+``ZooError`` (bad input, a run that cannot be loaded) becomes the message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from zoo.errors import ZooError
+from zoo.morph import morph_frames, write_gif
+from zoo.nn.colour import grey_rgb, lightness
+from zoo.studio.catalogue import Catalogue, Entry
+from zoo.studio.pictures import canvas_picture, drawn_anything, read_upload, to_canvas, to_image
+from zoo.trained import TrainedRun
+
+CANVAS = 280  # the sketchpad's side in pixels: 10 canvas pixels per bitmap pixel at 28
+Gallery = list[tuple[Any, str]]  # (picture or file path, caption)
+
+
+def explain(error: Exception) -> str:
+    """One line for the page: a ``ZooError`` as it is, anything else with its type (never a traceback)."""
+    return str(error) if isinstance(error, ZooError) else f"unexpected {type(error).__name__}: {error}"
+
+
+@dataclass
+class Dance:
+    """Tab 1's answers: the two inputs as the models see them, per model its reconstructions of
+    A and B or an animated morph between them, and the message."""
+
+    inputs: Image.Image | None = None
+    reconstructions: Gallery = field(default_factory=list)
+    morphs: Gallery = field(default_factory=list)
+    frames: dict[str, torch.Tensor] = field(default_factory=dict)  # model -> its images (T, C, H, W)
+    message: str = ""
+
+
+@dataclass
+class Studio:
+    """The catalogue of runs and a private scratch folder (``workdir``) for the files the page
+    offers for download (GIFs, report copies); nothing is ever written anywhere else."""
+
+    catalogue: Catalogue
+    workdir: Path
+    _counter: itertools.count = field(default_factory=itertools.count)
+    _answers: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _scratch(self, suffix: str) -> Path:
+        path = self.workdir / f"{next(self._counter):06d}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _first_loaded(self, entries: list[Entry]) -> TrainedRun:
+        reasons = []
+        for entry in entries:
+            try:
+                return self.catalogue.load(entry.key)
+            except ZooError as e:
+                reasons.append(str(e))
+        raise ZooError("no run could be loaded: " + "; ".join(reasons))
+
+    # -- tab 1: draw and dance ------------------------------------------------------------------
+    def test_doodle(self, data: str, index: int) -> tuple[Any, str]:
+        """A held-out image of ``data`` as a sketchpad value (the background), and a message."""
+        started = time.perf_counter()
+        try:
+            run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
+            test = run.data.test
+            index = int(index)
+            if not 0 <= index < len(test):
+                raise ZooError(f"test index {index} is out of range: {data}'s test split has {len(test)} images")
+            x, _ = test.batch(torch.tensor([index]))
+            value = {"background": to_canvas(x[0], CANVAS), "layers": [], "composite": None}
+            return value, self._done([f"test doodle {index} on the canvas"], started)
+        except Exception as e:
+            return None, self._done([explain(e)], started)
+
+    def _input(self, data: str, value: Any, test_index: int | None, name: str) -> torch.Tensor:
+        """A canvas as the models of ``data`` see it: the exact test image while only a test
+        doodle is on it (no stroke drawn over it), else the drawing, framed like the data."""
+        run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
+        if test_index is not None and not drawn_anything(value) and value is not None:
+            return run.data.test.batch(torch.tensor([int(test_index)]))[0]
+        return canvas_picture(value, run.data.info, name)
+
+    def _pair(self, data: str, canvas_a: Any, canvas_b: Any, test_a: int | None, test_b: int | None):
+        entries = self.catalogue.entries_for(data, "encode")
+        if not entries:
+            raise ZooError(
+                f"no finished run on {data} can encode; train one: python train.py model=alpha_gan data={data}"
+            )
+        return entries, self._input(data, canvas_a, test_a, "A"), self._input(data, canvas_b, test_b, "B")
+
+    def reconstruct(
+        self, data: str, canvas_a: Any, canvas_b: Any, test_a: int | None = None, test_b: int | None = None
+    ) -> Dance:
+        """Every model on ``data`` that encodes: its reconstructions of A and B."""
+        out, started = Dance(), time.perf_counter()
+        try:
+            entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
+        except Exception as e:
+            out.message = explain(e)
+            return out
+        out.inputs = to_image(torch.cat([xa, xb]), scale=4)
+        lines = []
+        for entry in entries:
+            try:
+                model = self.catalogue.load(entry.key).model
+                pair = torch.cat([xa, xb]).to(model.device)
+                y = torch.zeros(2, dtype=torch.long, device=model.device) if model.conditional else None
+                start = time.perf_counter()
+                with torch.no_grad():
+                    rec = model.reconstruct(pair, y)
+                ms = (time.perf_counter() - start) * 1000
+            except Exception as e:
+                lines.append(f"- **{entry.model}**: {explain(e)}")
+                continue
+            out.reconstructions.append((to_image(rec, scale=4), f"{entry.model}: A | B"))
+            out.frames[entry.model] = rec.cpu()
+            lines.append(f"- **{entry.model}** ({entry.key}): reconstruction of A and B in {ms:.0f} ms")
+        out.message = self._done(lines, started)
+        return out
+
+    def morph(
+        self,
+        data: str,
+        canvas_a: Any,
+        canvas_b: Any,
+        test_a: int | None = None,
+        test_b: int | None = None,
+        frames: int = 16,
+        mode: str = "slerp",
+        pingpong: bool = True,
+        fps: int = 12,
+    ) -> Dance:
+        """Every model on ``data`` that encodes: an animated morph A -> B (``zoo.morph``'s path
+        through the latent space; with ``pingpong`` it runs back again, so the doodle dances)."""
+        out, started = Dance(), time.perf_counter()
+        try:
+            entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
+        except Exception as e:
+            out.message = explain(e)
+            return out
+        lines = []
+        for entry in entries:
+            try:
+                model = self.catalogue.load(entry.key).model
+                a, b = xa.to(model.device), xb.to(model.device)
+                y = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
+                start = time.perf_counter()
+                path = morph_frames(model, a, b, int(frames), mode, y, y).cpu()
+                ms = (time.perf_counter() - start) * 1000
+                loop = torch.cat([path, path.flip(0)[1:-1]]) if pingpong and len(path) > 2 else path
+                gif = write_gif(loop, self._scratch(f"_{entry.model}.gif"), int(fps), scale=4)
+            except Exception as e:
+                lines.append(f"- **{entry.model}**: {explain(e)}")
+                continue
+            out.frames[entry.model] = path
+            out.morphs.append((str(gif), f"{entry.model}: {mode}, {frames} frames"))
+            lines.append(f"- **{entry.model}**: {frames}-frame {mode} morph in {ms:.0f} ms")
+        out.message = self._done(lines, started)
+        return out
+
+    def _done(self, lines: list[str], started: float) -> str:
+        """The message's last line: the server's time for the whole answer, numbered so that one
+        answer is told from the next."""
+        return "\n".join(
+            [*lines, f"\n_answer {next(self._answers)}: {(time.perf_counter() - started) * 1000:.0f} ms on the server_"]
+        )
+
+    # -- tab 2: samples -------------------------------------------------------------------------
+    def samples(
+        self, data: str, n: int = 16, seed: int = 0, temperature: float = 0.7, truncation: float = 0.7, label: int = -1
+    ) -> tuple[Gallery, str]:
+        """Every model's samples on ``data`` from one seed; each control goes to the models whose
+        ``sample_controls`` declare it (``label`` -1: every class in turn)."""
+        gallery, lines, started = [], [], time.perf_counter()
+        entries = self.catalogue.entries_for(data, "sample")
+        if not entries:
+            return [], self._done(
+                [f"no finished run on {data}; train one: python train.py model=dcgan data={data}"], started
+            )
+        for entry in entries:
+            try:
+                model = self.catalogue.load(entry.key).model
+                controls: dict[str, Any] = {}
+                if "temperature" in model.sample_controls:
+                    controls["temperature"] = float(temperature)
+                if "truncation" in model.sample_controls:
+                    controls["truncation"] = float(truncation)
+                if "labels" in model.sample_controls and model.conditional:
+                    classes = model.info.num_classes
+                    labels = torch.arange(n) % classes if int(label) < 0 else torch.full((n,), int(label) % classes)
+                    controls["labels"] = labels.to(model.device)
+                generator = torch.Generator(device=model.device).manual_seed(int(seed))
+                start = time.perf_counter()
+                with torch.no_grad():
+                    images = model.sample(int(n), generator, **controls)
+                ms = (time.perf_counter() - start) * 1000
+            except Exception as e:
+                lines.append(f"- **{entry.model}**: {explain(e)}")
+                continue
+            shown = ", ".join(f"{k}={v:g}" for k, v in controls.items() if not torch.is_tensor(v))
+            gallery.append((to_image(images, scale=2, nrow=4), f"{entry.model}{f' ({shown})' if shown else ''}"))
+            lines.append(f"- **{entry.model}** ({entry.key}): {n} samples in {ms:.0f} ms")
+        return gallery, self._done(lines, started)
+
+    # -- tab 3: style mixing --------------------------------------------------------------------
+    def style_layers(self, key: str) -> tuple[list[tuple[str, int]], dict[str, list[int]], str]:
+        """The style layers of the run ``key`` as (label, index) choices, its presets, a message."""
+        try:
+            model = self.catalogue.load(key).model
+            if not model.can_style_mix:
+                raise ZooError(f"{key} holds a {type(model).__name__}, which has no per-layer styles")
+            choices = [(f"{i}: {4 * 2 ** (i // 2)}px", i) for i in range(model.style_layers)]
+            presets = {name: model.style_preset(name) for name in ("coarse", "middle", "fine")}
+            return choices, presets, f"{model.style_layers} style layers (two per resolution)"
+        except Exception as e:
+            return [], {}, explain(e)
+
+    def test_picture(self, key: str, index: int) -> tuple[str | None, str]:
+        """A held-out image of the run ``key`` written at the model's size, as an upload would be."""
+        started = time.perf_counter()
+        try:
+            data = self.catalogue.load(key).data
+            index = int(index)
+            if not 0 <= index < len(data.test):
+                raise ZooError(f"test index {index} is out of range: the test split has {len(data.test)} images")
+            path = self._scratch(f"_test{index}.png")
+            to_image(data.test.batch(torch.tensor([index]))[0], scale=1).save(path)
+            return str(path), self._done([f"test image {index}"], started)
+        except Exception as e:
+            return None, self._done([explain(e)], started)
+
+    def style_mix(
+        self, key: str, source: str | None, destination: str | None, layers: list[int]
+    ) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, str]:
+        """Reconstructions of source and destination, and the destination with the source's style
+        at ``layers`` (none: the destination's reconstruction; all: the source's)."""
+        started = time.perf_counter()
+        try:
+            model = self.catalogue.load(key).model
+            if not model.can_style_mix:
+                raise ZooError(f"{key} holds a {type(model).__name__}, which has no per-layer styles")
+            src = read_upload(source, model.info, "source picture").to(model.device)
+            dst = read_upload(destination, model.info, "destination picture").to(model.device)
+            bad = [i for i in layers if not 0 <= int(i) < model.style_layers]
+            if bad:
+                raise ZooError(f"layers {bad} do not exist: this model has layers 0..{model.style_layers - 1}")
+            start = time.perf_counter()
+            with torch.no_grad():
+                w_src, w_dst = model.encode(src), model.encode(dst)
+                mixed = model.style_mix(w_src, w_dst, sorted(int(i) for i in layers))
+                src_rec, dst_rec = model.decode(w_src), model.decode(w_dst)
+            ms = (time.perf_counter() - start) * 1000
+        except Exception as e:
+            return None, None, None, self._done([explain(e)], started)
+        taken = ", ".join(str(i) for i in sorted(layers)) or "none (the destination's reconstruction)"
+        return (
+            to_image(src_rec, 4),
+            to_image(dst_rec, 4),
+            to_image(mixed, 4),
+            self._done([f"source style at layers {taken}; {ms:.0f} ms"], started),
+        )
+
+    # -- tab 4: colourise -----------------------------------------------------------------------
+    def colourise(
+        self,
+        key: str,
+        photo: str | None,
+        temperature: float = 1.0,
+        seed: int = 0,
+        reference: str | None = None,
+        n: int = 8,
+    ) -> tuple[Image.Image | None, Gallery, Image.Image | None, str]:
+        """The photo made grey, ``n`` colourings of it, and with a ``reference`` photo and a model
+        that can transfer, the reference's colours on the photo's lightness."""
+        started = time.perf_counter()
+        try:
+            model = self.catalogue.load(key).model
+            if not model.colourises:
+                raise ZooError(f"{key} holds a {type(model).__name__}, which does not colourise")
+            x = read_upload(photo, model.info, "photo").to(model.device)
+            grey = lightness(x)
+            generator = torch.Generator(device=model.device).manual_seed(int(seed))
+            t = float(temperature) if model.stochastic else None
+            start = time.perf_counter()
+            with torch.no_grad():
+                colourings = model.colourise(grey, n, t, generator)[0]  # (n, 3, H, W)
+            ms = (time.perf_counter() - start) * 1000
+            moved, note = None, ""
+            if reference is not None:
+                if not model.can_transfer:
+                    note = f"; colour transfer needs a cINN: {type(model).__name__} has one answer per grey image"
+                else:
+                    ref = read_upload(reference, model.info, "reference photo").to(model.device)
+                    with torch.no_grad():
+                        moved = to_image(torch.cat([ref, model.transfer(ref, x)]), 4)
+        except Exception as e:
+            return None, [], None, self._done([explain(e)], started)
+        drawn = (
+            f"at temperature {t:g}, seed {seed}" if t is not None else "(one answer: a regression has no temperature)"
+        )
+        gallery = [(to_image(c[None], 4), f"colouring {i + 1}") for i, c in enumerate(colourings)]
+        message = self._done([f"{n} colourings {drawn} in {ms:.0f} ms{note}"], started)
+        return to_image(grey_rgb(grey), 4), gallery, moved, message
+
+    # -- tab 5: compare -------------------------------------------------------------------------
+    def reports(self) -> dict[str, Path]:
+        """The newest ``compare.py`` report per data set and task, by a label for the page."""
+        found: dict[str, Path] = {}
+        compare = self.catalogue.runs_dir / "compare"
+        for folder in sorted((p for p in compare.iterdir() if p.is_dir()), reverse=True) if compare.is_dir() else []:
+            try:
+                meta = json.loads((folder / "metrics.json").read_text())["meta"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            label = f"{meta.get('data')} ({meta.get('task', 'generate')})"
+            found.setdefault(label, folder)
+        return dict(sorted(found.items()))
+
+    def report(self, label: str) -> tuple[str, Gallery, list[str], str]:
+        """A report's table (Markdown), its images, copies of its files to download, a message."""
+        started = time.perf_counter()
+        folder = self.reports().get(label)
+        if folder is None:
+            message = f"no compare.py report called '{label}'; run python compare.py and press 'Refresh runs'"
+            return "", [], [], self._done([message], started)
+        try:
+            text = (folder / "report.md").read_text()
+            copy = self._scratch("_report")
+            copy.mkdir()
+            files = []
+            for name in sorted(p.name for p in folder.iterdir() if p.is_file()):
+                if name.endswith((".md", ".csv", ".json", ".png")):
+                    files.append(str(shutil.copy2(folder / name, copy / name)))
+            pictures = [(f, Path(f).name) for f in files if f.endswith(".png")]
+        except OSError as e:
+            return "", [], [], self._done([f"{folder.name} cannot be read: {e}"], started)
+        return (
+            text,
+            pictures,
+            files,
+            self._done(
+                [f"report {folder.name} ({label}); its files: {', '.join(Path(f).name for f in files)}"], started
+            ),
+        )

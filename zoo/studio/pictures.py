@@ -1,0 +1,163 @@
+"""Pictures in and out of the studio: a hand-drawn canvas made into a Quick, Draw! bitmap, an
+uploaded photo made into the model's size, and tensors made into images a browser shows.
+
+Quick, Draw!'s 28x28 bitmaps were rendered from strokes in a 256-unit box, centred, with a line
+16 units wide and 16 units of padding on each side (the data set's rendering notes), so a
+drawing's stroke centres span 256 / 304 of the bitmap and a stroke is 16 / 304 of it (about 1.5
+pixels at 28).
+A canvas drawing is brought to the same framing and stroke width before a model sees it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from scipy.ndimage import distance_transform_edt
+from torch.nn import functional as F
+from torchvision.utils import make_grid
+
+from zoo.data.base import DataInfo, fit_to_size
+from zoo.data.folder import fit_picture
+from zoo.errors import ZooError
+
+BITMAP = 28  # Quick, Draw!'s bitmap side
+DRAWING_SPAN = 256 / 304  # the part of the bitmap a drawing's stroke centres span
+STROKE_WIDTH = 16 / 304 * BITMAP  # in bitmap pixels
+MAX_PIXELS = 40_000_000  # larger uploads are refused before they are decoded
+MAX_SIDE = 2048  # larger uploads are downscaled to this first
+
+
+def composite(value: dict[str, Any] | np.ndarray | None) -> np.ndarray | None:
+    """A sketchpad's value (background and drawn layers, RGBA arrays) as one RGB float image
+    (H, W, 3) in [0, 1], the layers painted over the background; None when nothing was sent."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        layers, background = [], value
+    else:
+        layers, background = list(value.get("layers") or []), value.get("background")
+        if background is None and not layers:
+            return None
+    out = None
+    if background is not None:
+        out = _rgba(background)[..., :3] * _rgba(background)[..., 3:]
+    for layer in layers:
+        rgba = _rgba(layer)
+        out = (np.zeros_like(rgba[..., :3]) if out is None else out) * (1 - rgba[..., 3:]) + rgba[..., :3] * rgba[
+            ..., 3:
+        ]
+    return out
+
+
+def _rgba(array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array, dtype=np.float32) / 255.0
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.shape[2] == 3:
+        array = np.concatenate([array, np.ones_like(array[..., :1])], axis=2)
+    return array
+
+
+def drawn_anything(value: dict[str, Any] | None) -> bool:
+    """Whether any stroke was drawn on the sketchpad (a background alone is not a drawing)."""
+    layers = (value or {}).get("layers") or []
+    return any(_rgba(layer)[..., 3].max() > 0 for layer in layers)
+
+
+def _disc(radius: int) -> torch.Tensor:
+    grid = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    return ((grid[:, None] ** 2 + grid[None, :] ** 2) <= radius**2 + 0.5).float()[None, None]
+
+
+def _morph(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Dilate (radius > 0) or erode (radius < 0) a binary mask (1, 1, H, W) with a disc."""
+    if radius == 0:
+        return mask
+    disc = _disc(abs(radius))
+    hits = F.conv2d(mask, disc, padding=abs(radius))
+    return (hits > 0).float() if radius > 0 else (hits >= disc.sum() - 0.5).float()
+
+
+def doodle(ink: np.ndarray, image_size: int) -> torch.Tensor:
+    """A hand drawing (H, W) in [0, 1] (1 = ink) as a Quick, Draw! bitmap (1, 1, S, S) in [0, 1]:
+    centred on its ink, scaled so that it spans the bitmap as the data set's drawings do, strokes
+    thinned or thickened to the data set's width, area-averaged to 28x28, padded to ``image_size``."""
+    mask = torch.from_numpy(np.ascontiguousarray(ink > 0.5)).float()[None, None]  # (1, 1, H, W)
+    area = float(mask.sum())
+    if area < 4:
+        raise ZooError("the canvas is empty: draw something (white ink on the black canvas), or use a test doodle")
+    ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    # stroke width: across a stroke w pixels wide the distances to the background run 1, 2, ..,
+    # w/2, .., 2, 1, whose mean is w/4 + 1/2
+    width = max(1.0, 4 * float(distance_transform_edt(ink > 0.5)[ink > 0.5].mean()) - 2)
+    span = max(max(y1 - y0, x1 - x0) - width, 1.0)  # of the stroke centres
+    window = span / DRAWING_SPAN  # canvas pixels that become the 28-pixel bitmap
+    target = STROKE_WIDTH * window / BITMAP
+    mask = _morph(mask, round((target - width) / 2))
+    cy, cx, half = (y0 + y1) / 2, (x0 + x1) / 2, window / 2
+    top, left, n = round(cy - half), round(cx - half), max(BITMAP, round(window))
+    h, w = mask.shape[-2:]
+    padded = F.pad(mask, (max(0, -left), max(0, left + n - w), max(0, -top), max(0, top + n - h)))
+    crop = padded[..., max(0, top) : max(0, top) + n, max(0, left) : max(0, left) + n]
+    bitmap = F.adaptive_avg_pool2d(crop, BITMAP)  # (1, 1, 28, 28), antialiased by averaging
+    eight_bit = (bitmap.clamp(0, 1) * 255).round().to(torch.uint8)
+    return fit_to_size(eight_bit, image_size, "pad").float() / 255
+
+
+def canvas_picture(value: dict[str, Any] | None, info: DataInfo, name: str) -> torch.Tensor:
+    """What the models see of a canvas (1, C, S, S) in [0, 1]: a doodle for grey data, the
+    canvas resized and cropped as a photo for colour data."""
+    rgb = composite(value)
+    if rgb is None:
+        raise ZooError(f"canvas {name} is empty: draw something, or use a test doodle")
+    if info.channels == 1:
+        try:
+            return doodle(rgb.mean(axis=2), info.image_size)
+        except ZooError as e:
+            raise ZooError(f"canvas {name}: {e}") from None
+    picture = Image.fromarray((rgb * 255).round().astype(np.uint8))
+    return fit_picture(picture, info.image_size, info.channels).float().unsqueeze(0) / 255
+
+
+def read_upload(path: str | Path | None, info: DataInfo, what: str) -> torch.Tensor:
+    """An uploaded picture file (1, C, S, S) in [0, 1], resized and centre-cropped to the model's
+    size; anything that is not a readable picture of a sane size is one clear ``ZooError``."""
+    if path is None:
+        raise ZooError(f"no {what} yet: upload a picture (png, jpg, webp)")
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ZooError(
+                    f"the {what} is {img.width}x{img.height} pixels, more than the studio reads "
+                    f"({MAX_PIXELS // 1_000_000} megapixels); scale it down first"
+                )
+            img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode straight to a smaller size
+            img = img.convert("RGB")
+            img.thumbnail((MAX_SIDE, MAX_SIDE))
+            return fit_picture(img, info.image_size, info.channels).float().unsqueeze(0) / 255
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ZooError(f"the {what} is not a picture the studio can read (png, jpg, webp): {e}") from None
+
+
+def to_image(images: torch.Tensor, scale: int = 4, nrow: int | None = None) -> Image.Image:
+    """Images (N, C, H, W) in [0, 1] as one picture, enlarged ``scale`` times (nearest
+    neighbour, so that pixels stay pixels), ``nrow`` per row (default: all in one row)."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    if scale > 1:
+        images = F.interpolate(images, scale_factor=scale, mode="nearest")
+    grid = make_grid(images, nrow=nrow or len(images), padding=2 if len(images) > 1 else 0, pad_value=1.0)
+    array = (grid * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, C)
+    return Image.fromarray(array[:, :, 0] if images.shape[1] == 1 else array)
+
+
+def to_canvas(image: torch.Tensor, side: int) -> np.ndarray:
+    """One image (C, H, W) in [0, 1] as a canvas background (side, side, 3) uint8."""
+    picture = to_image(image[None], scale=1).convert("RGB").resize((side, side), Image.NEAREST)
+    return np.asarray(picture)
