@@ -161,3 +161,22 @@ def colourisers(tmp_path_factory) -> tuple[Path, Path]:
         result = run_train(*fast(root, model, steps=6), cwd=workdir)
         assert result.returncode == 0, result.stderr
     return workdir, root
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> dict[str, Path]:
+    """A few-step run (through train.py) of each model that draws doodles, on two tiny Quick,
+    Draw! categories: for the tests of ``zoo.morph`` and the studio."""
+    from tests.test_train_cli import fast, only_run
+
+    base = tmp_path_factory.mktemp("morph")
+    folder = base / "data" / "quickdraw"
+    folder.mkdir(parents=True)
+    np.save(folder / "cat.npy", doodles(300, 0))
+    np.save(folder / "smiley_face.npy", doodles(200, 1))
+    runs = {}
+    for model in ("alpha_gan", "vae", "glow", "dcgan", "alae"):
+        result = run_train(*fast(base / "data", model), cwd=base)
+        assert result.returncode == 0, result.stderr
+        runs[model] = only_run(base, f"{model}-quickdraw")
+    return runs

@@ -1,6 +1,6 @@
 """The layers of docs/architecture.md, as rules on imports and on how models are asked:
 
-entry points (train.py, compare.py, zoo.morph, zoo.app) -> build -> trainer / compare -> models ->
+entry points (train.py, compare.py, zoo.morph, zoo.app, zoo.studio) -> build -> trainer / compare -> models ->
 nn, data, metrics. A lower layer never imports a higher one; nothing but the entry points imports
 ``zoo.app``; outside ``zoo/models/`` nothing discovers what a model can do with ``getattr``.
 """
@@ -23,6 +23,12 @@ FORBIDDEN = {
     "zoo.models": ("zoo.trainer", "zoo.build", "zoo.compare", "zoo.app", "zoo.runs", "zoo.tracking"),
     "zoo.trainer": ("zoo.build", "zoo.compare", "zoo.app"),
     "zoo.build": ("zoo.compare", "zoo.app"),
+}
+# the studio is an entry point (a page over every layer below it): nothing else imports it
+FORBIDDEN = {layer: (*banned, "zoo.studio") for layer, banned in FORBIDDEN.items()} | {
+    "zoo.compare": ("zoo.studio", "zoo.app"),
+    "zoo.trained": ("zoo.studio",),
+    "zoo.morph": ("zoo.studio",),
 }
 
 

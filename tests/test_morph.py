@@ -12,8 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import ROOT, doodles, run_train
-from tests.test_train_cli import fast, only_run
+from tests.conftest import ROOT, doodles
 from zoo.errors import ZooError
 from zoo.morph import interpolate, main, morph_frames, slerp
 from zoo.trained import load_trained
@@ -41,22 +40,6 @@ def test_bad_interpolation_requests_are_refused():
         interpolate(torch.zeros(1, 2), torch.ones(1, 2), 4, "cubic")
     with pytest.raises(ZooError, match="at least 2"):
         interpolate(torch.zeros(1, 2), torch.ones(1, 2), 1, "linear")
-
-
-@pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory) -> dict[str, Path]:
-    """A few-step run of each model on two tiny Quick, Draw! categories."""
-    base = tmp_path_factory.mktemp("morph")
-    folder = base / "data" / "quickdraw"
-    folder.mkdir(parents=True)
-    np.save(folder / "cat.npy", doodles(300, 0))
-    np.save(folder / "smiley_face.npy", doodles(200, 1))
-    runs = {}
-    for model in ("alpha_gan", "vae", "glow", "dcgan", "alae"):
-        result = run_train(*fast(base / "data", model), cwd=base)
-        assert result.returncode == 0, result.stderr
-        runs[model] = only_run(base, f"{model}-quickdraw")
-    return runs
 
 
 def gif_frames(path: Path) -> tuple[list[np.ndarray], int]:

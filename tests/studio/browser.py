@@ -120,6 +120,34 @@ def answer(driver, elem_id: str, after: int, timeout: float = 120) -> str:
     return wait_for(newer, timeout, f"a new answer in #{elem_id}")  # type: ignore[return-value]
 
 
+WATCH = """
+const [button, message, after, done] = arguments;
+const box = document.getElementById(message);
+const stamp = {clicked: null, answered: null};
+document.getElementById(button).addEventListener("click", () => { stamp.clicked = performance.now(); }, {once: true});
+new MutationObserver((_, observer) => {
+  const found = [...box.innerText.matchAll(/answer (\\d+):/g)];
+  if (found.length && Number(found[found.length - 1][1]) > after) { stamp.answered = performance.now(); observer.disconnect(); }
+}).observe(box, {subtree: true, childList: true, characterData: true});
+window.__zooStamp = stamp;
+done();
+"""
+
+
+def timed_click(driver, button: str, message: str, timeout: float = 120) -> tuple[float, str]:
+    """Click ``button`` and wait for a new answer in ``message``: the milliseconds between the
+    click and the answer as the page itself measured them (``performance.now()`` in the browser,
+    so no WebDriver round trip is counted), and the answer's text."""
+    before = answer_number(text(driver, message))
+    driver.execute_async_script(WATCH, button, message, before)
+    click(driver, button)
+    reply = answer(driver, message, before, timeout)
+    stamp = wait_for(
+        lambda: driver.execute_script("const s = window.__zooStamp; return s.answered && s;"), 10, "the page's clock"
+    )
+    return stamp["answered"] - stamp["clicked"], reply
+
+
 def answer_number(message: str) -> int:
     import re
 
@@ -127,9 +155,15 @@ def answer_number(message: str) -> int:
     return int(found[-1]) if found else 0
 
 
-def screenshot(driver, path: Path) -> Path:
+def screenshot(driver, path: Path, width: int = 1400) -> Path:
+    """The whole page (the window is stretched to the page's height, then put back)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(int(height) + 140, 4000))
+    time.sleep(0.5)
     driver.save_screenshot(str(path))
+    driver.set_window_size(size["width"], size["height"])
     return path
 
 

@@ -45,7 +45,7 @@ def serve(options: StudioOptions, block: bool = True):
 
     from zoo.studio.actions import Studio
     from zoo.studio.catalogue import Catalogue
-    from zoo.studio.page import THEME, build_page
+    from zoo.studio.page import CSS, THEME, build_page
     from zoo.trainer import pick_device
 
     if not Path(options.runs_dir).is_dir():
@@ -61,6 +61,7 @@ def serve(options: StudioOptions, block: bool = True):
             max_file_size=f"{options.max_upload_mb}mb",
             prevent_thread_lock=not block,
             theme=THEME,
+            css=CSS,
             quiet=not block,
             footer_links=[],
         )

@@ -111,7 +111,7 @@ class Studio:
         try:
             entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
         except Exception as e:
-            out.message = explain(e)
+            out.message = self._done([explain(e)], started)
             return out
         out.inputs = to_image(torch.cat([xa, xb]), scale=4)
         lines = []
@@ -151,7 +151,7 @@ class Studio:
         try:
             entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
         except Exception as e:
-            out.message = explain(e)
+            out.message = self._done([explain(e)], started)
             return out
         lines = []
         for entry in entries:

@@ -17,6 +17,9 @@ BLANK = np.zeros((CANVAS, CANVAS, 3), dtype=np.uint8)  # black paper: Quick, Dra
 # system fonts only: the page fetches nothing from the internet
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
+# a report's wide table scrolls sideways instead of wrapping every cell letter by letter
+CSS = "#compare-table table { display: block; overflow-x: auto; } #compare-table th, #compare-table td { white-space: nowrap; }"
+
 
 def _sketchpad(name: str) -> gr.Sketchpad:
     return gr.Sketchpad(
@@ -78,12 +81,12 @@ def build_page(studio: Studio) -> gr.Blocks:
                     label="reconstructions (A | B)",
                     elem_id="dance-recons",
                     columns=4,
-                    height="auto",
+                    height=300,
                     object_fit="contain",
                 )
                 morph_message = gr.Markdown(elem_id="morph-message")
                 morphs = gr.Gallery(
-                    label="morphs A -> B", elem_id="dance-morphs", columns=4, height="auto", object_fit="contain"
+                    label="morphs A -> B", elem_id="dance-morphs", columns=4, height=330, object_fit="contain"
                 )
 
                 def fill(data: str, index: Any):
@@ -121,7 +124,11 @@ def build_page(studio: Studio) -> gr.Blocks:
                 sample_go = gr.Button("Draw samples", variant="primary", elem_id="samples-go")
                 sample_message = gr.Markdown(elem_id="samples-message")
                 sample_gallery = gr.Gallery(
-                    label="samples, one grid per model", elem_id="samples-gallery", columns=5, object_fit="contain"
+                    label="samples, one grid per model",
+                    elem_id="samples-gallery",
+                    columns=5,
+                    height=330,
+                    object_fit="contain",
                 )
                 sample_go.click(
                     studio.samples,
@@ -215,7 +222,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                     grey = gr.Image(label="grey input", height=200)
                     transferred = gr.Image(label="reference | its colours on the photo", height=200)
                 colourings = gr.Gallery(
-                    label="8 colourings", elem_id="colour-gallery", columns=8, height="auto", object_fit="contain"
+                    label="8 colourings", elem_id="colour-gallery", columns=8, height=220, object_fit="contain"
                 )
                 photo_fill.click(studio.test_picture, [colour_run, photo_index], [photo, colour_message])
                 reference_fill.click(studio.test_picture, [colour_run, reference_index], [reference, colour_message])

@@ -91,7 +91,7 @@ def doodle(ink: np.ndarray, image_size: int) -> torch.Tensor:
     mask = torch.from_numpy(np.ascontiguousarray(ink > 0.5)).float()[None, None]  # (1, 1, H, W)
     area = float(mask.sum())
     if area < 4:
-        raise ZooError("the canvas is empty: draw something (white ink on the black canvas), or use a test doodle")
+        raise ZooError("empty: draw something (white ink on the black canvas), or use a test doodle")
     ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     # stroke width: across a stroke w pixels wide the distances to the background run 1, 2, ..,
@@ -121,7 +121,7 @@ def canvas_picture(value: dict[str, Any] | None, info: DataInfo, name: str) -> t
         try:
             return doodle(rgb.mean(axis=2), info.image_size)
         except ZooError as e:
-            raise ZooError(f"canvas {name}: {e}") from None
+            raise ZooError(f"canvas {name} is {e}") from None
     picture = Image.fromarray((rgb * 255).round().astype(np.uint8))
     return fit_picture(picture, info.image_size, info.channels).float().unsqueeze(0) / 255
 

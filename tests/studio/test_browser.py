@@ -1,0 +1,61 @@
+"""The studio in a real browser (Debian's headless Chromium through Selenium): the page is served
+on 127.0.0.1, strokes drawn with the mouse on canvases A and B reach every encoding model, and
+the reconstructions and morphs appear; an empty canvas gets a message in the page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.studio import browser as b
+from tests.studio.test_actions import ENCODERS
+
+WHY = b.missing_browser()
+if WHY is not None and os.environ.get("CI"):  # .ci/run installs Chromium, so CI always runs this
+    raise RuntimeError(f"CI must run the browser test: {WHY}")
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no browser test here: {WHY}")
+
+
+@pytest.fixture(scope="module")
+def page(studio_runs):
+    from bench.studio import free_port
+    from zoo.studio.__main__ import StudioOptions, serve
+
+    blocks, url = serve(StudioOptions(runs_dir=str(studio_runs), port=free_port()), block=False)
+    driver = b.chromium()
+    try:
+        yield driver, url
+    finally:
+        driver.quit()
+        blocks.close()
+
+
+def test_strokes_drawn_with_the_mouse_are_reconstructed_and_morphed_by_every_encoder(page, tmp_path):
+    driver, url = page
+    assert url.startswith("http://127.0.0.1:"), url  # bound to this machine only
+    driver.get(url)
+    b.wait_for(lambda: b.css(driver, "#canvas-a canvas"), what="the sketchpads")
+    before = b.answer_number(b.text(driver, "dance-message"))
+    b.click(driver, "dance-go")
+    assert "canvas A is empty" in b.answer(driver, "dance-message", before)
+
+    b.draw(driver, "canvas-a", b.STROKE)
+    b.draw(driver, "canvas-b", b.HOUSE)
+    before = b.answer_number(b.text(driver, "dance-message"))
+    morphs_before = b.answer_number(b.text(driver, "morph-message"))
+    b.click(driver, "dance-go")
+    message = b.answer(driver, "dance-message", before)
+    for model in ENCODERS:
+        assert f"{model} (" in message, message
+    b.answer(driver, "morph-message", morphs_before)
+    b.wait_for(lambda: len(b.css(driver, "#dance-morphs img")) >= len(ENCODERS), what="one morph per encoder")
+    recon_captions = b.gallery_captions(driver, "dance-recons")
+    morph_captions = b.gallery_captions(driver, "dance-morphs")
+    assert [c.split(":")[0] for c in recon_captions] == ENCODERS, recon_captions
+    assert [c.split(":")[0] for c in morph_captions] == ENCODERS, morph_captions
+    gifs = [img.get_attribute("src") for img in b.css(driver, "#dance-morphs img")]
+    assert all(".gif" in src for src in gifs), gifs
+    shots = Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path))
+    assert b.screenshot(driver, shots / "studio-browser-test.png").stat().st_size > 10_000
