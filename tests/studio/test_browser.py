@@ -59,3 +59,15 @@ def test_strokes_drawn_with_the_mouse_are_reconstructed_and_morphed_by_every_enc
     assert all(".gif" in src for src in gifs), gifs
     shots = Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path))
     assert b.screenshot(driver, shots / "studio-browser-test.png").stat().st_size > 10_000
+
+
+def test_a_file_that_is_not_a_picture_gets_a_message_in_the_page(page, tmp_path):
+    driver, url = page
+    driver.get(url)
+    b.open_tab(driver, "Colourise")
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not a picture at all")
+    b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(fake))
+    b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
+    _, message = b.timed_click(driver, "colour-go", "colour-message")
+    assert "the photo (holiday.png) is not a picture the studio can read" in message, message

@@ -11,7 +11,7 @@ from PIL import Image
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.studio import pictures
-from zoo.studio.pictures import canvas_picture, composite, doodle, drawn_anything, read_upload
+from zoo.studio.pictures import Unreadable, canvas_picture, composite, doodle, drawn_anything, read_upload
 
 GREY = DataInfo(name="doodles", channels=1, image_size=32)
 COLOUR = DataInfo(name="photos", channels=3, image_size=16)
@@ -91,6 +91,8 @@ def test_uploads_are_resized_and_cropped_and_bad_ones_get_one_message(tmp_path, 
         read_upload(text, COLOUR, "photo")
     with pytest.raises(ZooError, match="no photo yet: upload a picture"):
         read_upload(None, COLOUR, "photo")
+    with pytest.raises(ZooError, match=r"the photo \(cat.heic\) is not a picture the studio can read"):
+        read_upload(Unreadable("cat.heic", "cannot identify image file"), COLOUR, "photo")  # what the page passes on
     monkeypatch.setattr(pictures, "MAX_PIXELS", 10_000)
     with pytest.raises(ZooError, match="300x100 pixels, more than the studio reads"):
         read_upload(wide, COLOUR, "photo")

@@ -41,8 +41,6 @@ def serve(options: StudioOptions, block: bool = True):
     os.environ["GRADIO_TEMP_DIR"] = str(scratch / "gradio")  # uploads land here, nowhere else
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-    import torch
-
     from zoo.studio.actions import Studio
     from zoo.studio.catalogue import Catalogue
     from zoo.studio.page import CSS, THEME, build_page
@@ -50,7 +48,6 @@ def serve(options: StudioOptions, block: bool = True):
 
     if not Path(options.runs_dir).is_dir():
         raise ZooError(f"runs_dir={options.runs_dir} is not a folder; train a model first or pass runs_dir=<folder>")
-    torch.set_grad_enabled(False)
     catalogue = Catalogue(options.runs_dir, pick_device(options.device), options.data_root)
     page = build_page(Studio(catalogue, scratch / "studio"))
     try:

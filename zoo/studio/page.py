@@ -12,6 +12,7 @@ import gradio as gr
 import numpy as np
 
 from zoo.studio.actions import CANVAS, Studio
+from zoo.studio.pictures import Unreadable
 
 BLANK = np.zeros((CANVAS, CANVAS, 3), dtype=np.uint8)  # black paper: Quick, Draw! draws white ink on black
 # system fonts only: the page fetches nothing from the internet
@@ -19,6 +20,23 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], fon
 
 # a report's wide table scrolls sideways instead of wrapping every cell letter by letter
 CSS = "#compare-table table { display: block; overflow-x: auto; } #compare-table th, #compare-table td { white-space: nowrap; }"
+
+
+def upload(**options: Any) -> gr.Image:
+    """Gradio's image upload, except that a file it cannot decode reaches the action as
+    ``Unreadable`` (and so becomes a message in the page) instead of a bare "Error" badge."""
+    component = gr.Image(type="filepath", **options)
+    decode = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return decode(payload)
+        except Exception as e:  # any undecodable upload: Gradio raises from PIL
+            name = payload.orig_name if hasattr(payload, "orig_name") else None
+            return Unreadable(name or "the upload", str(e).splitlines()[0])
+
+    component.preprocess = preprocess
+    return component
 
 
 def _sketchpad(name: str) -> gr.Sketchpad:
@@ -97,6 +115,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                 fill_b.click(fill, [dance_data, index_b], [canvas_b, test_b, dance_message])
                 canvas_a.clear(lambda: None, None, test_a)
                 canvas_b.clear(lambda: None, None, test_b)
+                dance_data.change(lambda: (None, None), None, [test_a, test_b])  # test indices of the old data
 
                 def reconstruct(data, a, b, ta, tb):
                     out = studio.reconstruct(data, a, b, ta, tb)
@@ -147,12 +166,12 @@ def build_page(studio: Studio) -> gr.Blocks:
                 preset_state = gr.State(presets)
                 with gr.Row():
                     with gr.Column():
-                        source = gr.Image(type="filepath", label="source (gives the style)", elem_id="style-source")
+                        source = upload(label="source (gives the style)", elem_id="style-source")
                         with gr.Row():
                             source_index = gr.Number(0, precision=0, label="test image #", minimum=0)
                             source_fill = gr.Button("Use a test image", elem_id="style-source-fill")
                     with gr.Column():
-                        destination = gr.Image(type="filepath", label="destination", elem_id="style-destination")
+                        destination = upload(label="destination", elem_id="style-destination")
                         with gr.Row():
                             destination_index = gr.Number(1, precision=0, label="test image #", minimum=0)
                             destination_fill = gr.Button("Use a test image", elem_id="style-destination-fill")
@@ -204,12 +223,12 @@ def build_page(studio: Studio) -> gr.Blocks:
                 colour_seed = gr.State(0)
                 with gr.Row():
                     with gr.Column():
-                        photo = gr.Image(type="filepath", label="photo to colour", elem_id="colour-photo")
+                        photo = upload(label="photo to colour", elem_id="colour-photo")
                         with gr.Row():
                             photo_index = gr.Number(0, precision=0, label="test photo #", minimum=0)
                             photo_fill = gr.Button("Use a test photo", elem_id="colour-photo-fill")
                     with gr.Column():
-                        reference = gr.Image(type="filepath", label="reference photo (colour transfer, cINN)")
+                        reference = upload(label="reference photo (colour transfer, cINN)")
                         with gr.Row():
                             reference_index = gr.Number(1, precision=0, label="test photo #", minimum=0)
                             reference_fill = gr.Button("Use a test photo", elem_id="colour-reference-fill")

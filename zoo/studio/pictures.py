@@ -10,6 +10,7 @@ A canvas drawing is brought to the same framing and stroke width before a model 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +127,21 @@ def canvas_picture(value: dict[str, Any] | None, info: DataInfo, name: str) -> t
     return fit_picture(picture, info.image_size, info.channels).float().unsqueeze(0) / 255
 
 
-def read_upload(path: str | Path | None, info: DataInfo, what: str) -> torch.Tensor:
+@dataclass(frozen=True)
+class Unreadable:
+    """An upload the page's image component could not decode, passed on so that the action says so."""
+
+    name: str
+    reason: str
+
+
+def read_upload(path: str | Path | Unreadable | None, info: DataInfo, what: str) -> torch.Tensor:
     """An uploaded picture file (1, C, S, S) in [0, 1], resized and centre-cropped to the model's
     size; anything that is not a readable picture of a sane size is one clear ``ZooError``."""
     if path is None:
         raise ZooError(f"no {what} yet: upload a picture (png, jpg, webp)")
+    if isinstance(path, Unreadable):
+        raise ZooError(f"the {what} ({path.name}) is not a picture the studio can read (png, jpg, webp): {path.reason}")
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_PIXELS:
