@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
     try:
         driver.get(url)
         b.wait_for(lambda: b.css(driver, "#canvas-a canvas"), what="the page")
+        b.click(driver, "refresh")  # scans runs_dir again
+        b.wait_for(lambda: "Runs:" in b.text(driver, "listing"), what="the list of runs")
+        print(b.text(driver, "listing"), "\n")
         b.draw(driver, "canvas-a", b.CAT)
         b.draw(driver, "canvas-b", b.HOUSE)
         for attempt in ("first (models load)", "warm", "warm"):
@@ -49,18 +52,18 @@ def main(argv: list[str]) -> int:
             seconds, answer = clicked(driver, "dance-go", "dance-message")
             print(f"reconstructions of A and B, {attempt}: {seconds:.2f} s from the click\n{answer}\n")
             b.answer(driver, "morph-message", morphs_before)  # let the morphs finish before the next click
-        before = b.answer_number(b.text(driver, "morph-message"))
-        start = time.perf_counter()
-        b.click(driver, "dance-go")
-        b.answer(driver, "morph-message", before)
-        print(
-            f"reconstruct then 16-frame morphs, warm: {time.perf_counter() - start:.2f} s from the click until every GIF"
-        )
-        print(b.text(driver, "morph-message"), "\n")
+        seconds, answer = clicked(driver, "dance-go", "morph-message")
+        print(f"reconstruct then 16-frame morphs, warm: {seconds:.2f} s from the click until every GIF\n{answer}\n")
         b.screenshot(driver, out / "studio-dance.png")
         for img in b.css(driver, "#dance-morphs img"):  # the GIFs themselves, as a user downloads them
             model = (img.get_attribute("alt") or "").split(":")[0] or "model"
             urllib.request.urlretrieve(img.get_attribute("src"), out / f"studio-morph-{model}.gif")
+        # the held-out picker: test doodle 0 on canvas B, then the house's A and the test doodle's B
+        _, answer = clicked(driver, "fill-b", "dance-message")
+        print(answer)
+        seconds, answer = clicked(driver, "dance-go", "dance-message")
+        print(f"cat | test doodle 1, reconstructions: {seconds:.2f} s\n{answer}\n")
+        b.screenshot(driver, out / "studio-dance-test-doodle.png")
         b.open_tab(driver, "Samples")
         for attempt in ("first", "warm"):
             seconds, answer = clicked(driver, "samples-go", "samples-message")
@@ -69,6 +72,8 @@ def main(argv: list[str]) -> int:
         b.open_tab(driver, "Style mixing")
         clicked(driver, "style-source-fill", "style-message")
         clicked(driver, "style-destination-fill", "style-message")
+        b.click(driver, "preset-fine")  # the toggles switch to the fine layers
+        time.sleep(1)
         for attempt in ("first", "warm"):
             seconds, answer = clicked(driver, "style-go", "style-message")
             print(f"style mixing, {attempt}: {seconds:.2f} s\n{answer}\n")

@@ -180,7 +180,8 @@ def build_page(studio: Studio) -> gr.Blocks:
                 )
                 with gr.Row():
                     preset_buttons = {
-                        name: gr.Button(name, size="sm") for name in ("coarse", "middle", "fine", "none", "all")
+                        name: gr.Button(name, size="sm", elem_id=f"preset-{name}")
+                        for name in ("coarse", "middle", "fine", "none", "all")
                     }
                 style_go = gr.Button("Mix styles", variant="primary", elem_id="style-go")
                 style_message = gr.Markdown(elem_id="style-message")
