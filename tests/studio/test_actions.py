@@ -58,7 +58,7 @@ def test_a_test_doodle_reaches_every_encoder_exactly_and_each_reconstructs_it(st
     a, _ = studio.test_doodle("quickdraw", 3)
     b, _ = studio.test_doodle("quickdraw", 7)
     out = studio.reconstruct("quickdraw", a, b, 3, 7)
-    assert [c.split(":")[0] for _, c in out.reconstructions] == ENCODERS, out.message
+    assert [c.split(":")[0] for _, c in out.pictures] == ENCODERS, out.message
     for model in ENCODERS:
         run = studio.catalogue.load(key(studio, model))
         x, _ = run.data.test.batch(torch.tensor([3, 7]))
@@ -86,13 +86,13 @@ def test_a_morph_has_the_frames_asked_for_and_runs_between_the_reconstructions(s
     a, b = drawing(ellipse(0, 0, 0.6, 0.6)), drawing([(-0.6, 0.6), (0, -0.6), (0.6, 0.6), (-0.6, 0.6)])
     recon = studio.reconstruct("quickdraw", a, b)
     out = studio.morph("quickdraw", a, b, frames=6, mode="linear", pingpong=True, fps=10)
-    assert [c.split(":")[0] for _, c in out.morphs] == ENCODERS, out.message
+    assert [c.split(":")[0] for _, c in out.pictures] == ENCODERS, out.message
     for model in ENCODERS:
         path = out.frames[model]
         assert path.shape[0] == 6
         assert torch.allclose(path[0], recon.frames[model][0], atol=1e-4), model
         assert torch.allclose(path[-1], recon.frames[model][1], atol=1e-4), model
-    gif = Path(dict((c.split(":")[0], p) for p, c in out.morphs)["vae"])
+    gif = Path(dict((c.split(":")[0], p) for p, c in out.pictures)["vae"])
     assert gif.parent == studio.workdir
     with Image.open(gif) as img:  # identical neighbours are merged into one longer frame, so count time
         durations = []
@@ -105,7 +105,7 @@ def test_a_morph_has_the_frames_asked_for_and_runs_between_the_reconstructions(s
 def test_bad_canvases_and_missing_runs_get_one_message_each(studio, studio_runs, tmp_path):
     empty = {"background": np.zeros((CANVAS, CANVAS, 3), np.uint8), "layers": []}
     out = studio.reconstruct("quickdraw", empty, drawing([(-0.5, 0), (0.5, 0)]))
-    assert out.reconstructions == [] and "canvas A is empty" in out.message
+    assert out.pictures == [] and "canvas A is empty" in out.message
     out = studio.morph("nothing", empty, empty)
     assert "no finished run on nothing can encode" in out.message
 
@@ -118,12 +118,12 @@ def test_a_broken_run_is_listed_with_its_reason_and_the_others_still_answer(trai
     studio = Studio(Catalogue(runs, torch.device("cpu")), tmp_path / "scratch")
     a, _ = studio.test_doodle("quickdraw", 0)
     out = studio.reconstruct("quickdraw", a, a, 0, 0)
-    assert [c.split(":")[0] for _, c in out.reconstructions] == ["alpha_gan"]
+    assert [c.split(":")[0] for _, c in out.pictures] == ["alpha_gan"]
     assert "**vae**" in out.message and "cannot be loaded" in out.message
     # a run deleted while the page is open: its message, not a crash
     shutil.rmtree(runs / "alpha_gan-quickdraw")
     out = studio.reconstruct("quickdraw", a, a, 0, 0)
-    assert out.reconstructions == [] and "was deleted" in out.message
+    assert out.pictures == [] and "was deleted" in out.message
 
 
 def test_samples_come_from_every_model_and_each_control_only_where_declared(studio):

@@ -24,7 +24,7 @@ from zoo.compare.discovery import Picked
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions
 from zoo.compare.reference import Reference, build_reference
-from zoo.compare.report import inception_size, markdown_table, reasons, write_metrics
+from zoo.compare.report import FEATURE_DISTANCES, RUN_COST, inception_size, markdown_table, reasons, write_metrics
 from zoo.compare.scoring import score_cost, score_picked
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
@@ -48,15 +48,10 @@ COLUMNS = [  # (column, key, format)
     ("best-of-1 RMSE RGB", "best_of_1_rmse_rgb", "{:.2f}"),
     ("variance ab", "variance_ab", "{:.2f}"),
     ("colourfulness", "colourfulness", "{:.1f}"),
-    ("FID zoo", "fid_zoo", "{:.2f}"),
-    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
-    ("FID Inception N={n_inception}", "fid_inception", "{:.2f}"),
-    ("KID Inception x1e3", "kid_inception_x1e3", "{:.2f}"),
+    *FEATURE_DISTANCES,
     ("bits/colour dim", "bits_per_colour_dim", "{:.3f}"),
     ("T", "temperature", "{:g}"),
-    ("params", "parameters", "{:,}"),
-    ("train min", "train_minutes", "{:.1f}"),
-    ("images seen", "images_seen", "{:,.0f}"),
+    *RUN_COST,
     ("images/s", "colourised_images_per_s", "{:.0f}"),
 ]
 

@@ -18,15 +18,25 @@ from zoo.data.base import DataBundle
 from zoo.files import atomic_write_text
 from zoo.images import labelled_columns, save_grid
 
+# the columns of every comparison: the feature-space distances and the cost of the run
+FEATURE_DISTANCES = [
+    ("FID zoo", "fid_zoo", "{:.2f}"),
+    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
+    ("FID Inception N={n_inception}", "fid_inception", "{:.2f}"),
+    ("KID Inception x1e3", "kid_inception_x1e3", "{:.2f}"),
+]
+RUN_COST = [
+    ("params", "parameters", "{:,}"),
+    ("train min", "train_minutes", "{:.1f}"),
+    ("images seen", "images_seen", "{:,.0f}"),
+]
+
 TABLE = [  # (column, key, format)
     ("model", "model", "{}"),
     ("recon MSE", "recon_mse", "{:.4f}"),
     ("PSNR dB", "recon_psnr", "{:.1f}"),
     ("SSIM", "recon_ssim", "{:.3f}"),
-    ("FID zoo", "fid_zoo", "{:.2f}"),
-    ("KID zoo x1e3", "kid_zoo_x1e3", "{:.2f}"),
-    ("FID Inception N={n_inception}", "fid_inception", "{:.2f}"),
-    ("KID Inception x1e3", "kid_inception_x1e3", "{:.2f}"),
+    *FEATURE_DISTANCES,
     ("SWD x1e3", "swd_x1e3", "{:.1f}"),
     ("-W critic", "neg_wasserstein", "{:.3f}"),
     ("bits/dim", "bits_per_dim", "{:.3f}"),
@@ -36,9 +46,7 @@ TABLE = [  # (column, key, format)
     ("recall Inception", "recall_inception", "{:.3f}"),
     ("classes", "classes_covered", "{:.2f}"),
     ("class KL", "class_kl", "{:.3f}"),
-    ("params", "parameters", "{:,}"),
-    ("train min", "train_minutes", "{:.1f}"),
-    ("images seen", "images_seen", "{:,.0f}"),
+    *RUN_COST,
     ("samples/s", "sample_images_per_s", "{:.0f}"),
     ("non-finite", "nonfinite_samples", "{:d}"),
     ("peak MB", "peak_memory_mb", "{:.0f}"),

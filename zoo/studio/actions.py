@@ -12,6 +12,7 @@ import itertools
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 from PIL import Image
 
 from zoo.errors import ZooError
+from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames, write_gif
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.studio.catalogue import Catalogue, Entry
@@ -41,8 +43,7 @@ class Dance:
     A and B or an animated morph between them, and the message."""
 
     inputs: Image.Image | None = None
-    reconstructions: Gallery = field(default_factory=list)
-    morphs: Gallery = field(default_factory=list)
+    pictures: Gallery = field(default_factory=list)  # per model: its reconstructions, or its morph's GIF
     frames: dict[str, torch.Tensor] = field(default_factory=dict)  # model -> its images (T, C, H, W)
     message: str = ""
 
@@ -95,43 +96,56 @@ class Studio:
             return run.data.test.batch(torch.tensor([int(test_index)]))[0]
         return canvas_picture(value, run.data.info, name)
 
-    def _pair(self, data: str, canvas_a: Any, canvas_b: Any, test_a: int | None, test_b: int | None):
-        entries = self.catalogue.entries_for(data, "encode")
-        if not entries:
-            raise ZooError(
-                f"no finished run on {data} can encode; train one: python train.py model=alpha_gan data={data}"
-            )
-        return entries, self._input(data, canvas_a, test_a, "A"), self._input(data, canvas_b, test_b, "B")
+    def _each_encoder(
+        self,
+        data: str,
+        canvases: tuple[Any, Any],
+        tests: tuple[int | None, int | None],
+        work: Callable[[Entry, GenerativeModel, torch.Tensor, torch.Tensor], tuple[Any, torch.Tensor, str]],
+    ) -> Dance:
+        """``work(entry, model, a, b)`` for every model on ``data`` that encodes, with canvases A
+        and B as that model sees them (on its device): its picture, its images and a line each
+        for the answer; a model that fails is its line with the reason."""
+        out, started, lines = Dance(), time.perf_counter(), []
+        try:
+            entries = self.catalogue.entries_for(data, "encode")
+            if not entries:
+                raise ZooError(
+                    f"no finished run on {data} can encode; train one: python train.py model=alpha_gan data={data}"
+                )
+            xa, xb = (self._input(data, c, t, n) for c, t, n in zip(canvases, tests, "AB", strict=True))
+        except Exception as e:
+            out.message = self._done([explain(e)], started)
+            return out
+        out.inputs = to_image(torch.cat([xa, xb]), scale=4)
+        for entry in entries:
+            try:
+                model = self.catalogue.load(entry.key).model
+                picture, images, line = work(entry, model, xa.to(model.device), xb.to(model.device))
+            except Exception as e:
+                lines.append(f"- **{entry.model}**: {explain(e)}")
+                continue
+            out.pictures.append(picture)
+            out.frames[entry.model] = images.cpu()
+            lines.append(line)
+        out.message = self._done(lines, started)
+        return out
 
     def reconstruct(
         self, data: str, canvas_a: Any, canvas_b: Any, test_a: int | None = None, test_b: int | None = None
     ) -> Dance:
         """Every model on ``data`` that encodes: its reconstructions of A and B."""
-        out, started = Dance(), time.perf_counter()
-        try:
-            entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
-        except Exception as e:
-            out.message = self._done([explain(e)], started)
-            return out
-        out.inputs = to_image(torch.cat([xa, xb]), scale=4)
-        lines = []
-        for entry in entries:
-            try:
-                model = self.catalogue.load(entry.key).model
-                pair = torch.cat([xa, xb]).to(model.device)
-                y = torch.zeros(2, dtype=torch.long, device=model.device) if model.conditional else None
-                start = time.perf_counter()
-                with torch.no_grad():
-                    rec = model.reconstruct(pair, y)
-                ms = (time.perf_counter() - start) * 1000
-            except Exception as e:
-                lines.append(f"- **{entry.model}**: {explain(e)}")
-                continue
-            out.reconstructions.append((to_image(rec, scale=4), f"{entry.model}: A | B"))
-            out.frames[entry.model] = rec.cpu()
-            lines.append(f"- **{entry.model}** ({entry.key}): reconstruction of A and B in {ms:.0f} ms")
-        out.message = self._done(lines, started)
-        return out
+
+        def work(entry: Entry, model: GenerativeModel, a: torch.Tensor, b: torch.Tensor):
+            y = torch.zeros(2, dtype=torch.long, device=model.device) if model.conditional else None
+            start = time.perf_counter()
+            with torch.no_grad():
+                rec = model.reconstruct(torch.cat([a, b]), y)  # (2, C, H, W)
+            ms = (time.perf_counter() - start) * 1000
+            line = f"- **{entry.model}** ({entry.key}): reconstruction of A and B in {ms:.0f} ms"
+            return (to_image(rec, scale=4), f"{entry.model}: A | B"), rec, line
+
+        return self._each_encoder(data, (canvas_a, canvas_b), (test_a, test_b), work)
 
     def morph(
         self,
@@ -147,31 +161,18 @@ class Studio:
     ) -> Dance:
         """Every model on ``data`` that encodes: an animated morph A -> B (``zoo.morph``'s path
         through the latent space; with ``pingpong`` it runs back again, so the doodle dances)."""
-        out, started = Dance(), time.perf_counter()
-        try:
-            entries, xa, xb = self._pair(data, canvas_a, canvas_b, test_a, test_b)
-        except Exception as e:
-            out.message = self._done([explain(e)], started)
-            return out
-        lines = []
-        for entry in entries:
-            try:
-                model = self.catalogue.load(entry.key).model
-                a, b = xa.to(model.device), xb.to(model.device)
-                y = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
-                start = time.perf_counter()
-                path = morph_frames(model, a, b, int(frames), mode, y, y).cpu()
-                ms = (time.perf_counter() - start) * 1000
-                loop = torch.cat([path, path.flip(0)[1:-1]]) if pingpong and len(path) > 2 else path
-                gif = write_gif(loop, self._scratch(f"_{entry.model}.gif"), int(fps), scale=4)
-            except Exception as e:
-                lines.append(f"- **{entry.model}**: {explain(e)}")
-                continue
-            out.frames[entry.model] = path
-            out.morphs.append((str(gif), f"{entry.model}: {mode}, {frames} frames"))
-            lines.append(f"- **{entry.model}**: {frames}-frame {mode} morph in {ms:.0f} ms")
-        out.message = self._done(lines, started)
-        return out
+
+        def work(entry: Entry, model: GenerativeModel, a: torch.Tensor, b: torch.Tensor):
+            y = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
+            start = time.perf_counter()
+            path = morph_frames(model, a, b, int(frames), mode, y, y).cpu()  # (frames, C, H, W)
+            ms = (time.perf_counter() - start) * 1000
+            loop = torch.cat([path, path.flip(0)[1:-1]]) if pingpong and len(path) > 2 else path
+            gif = write_gif(loop, self._scratch(f"_{entry.model}.gif"), int(fps), scale=4)
+            line = f"- **{entry.model}**: {frames}-frame {mode} morph in {ms:.0f} ms"
+            return (str(gif), f"{entry.model}: {mode}, {frames} frames"), path, line
+
+        return self._each_encoder(data, (canvas_a, canvas_b), (test_a, test_b), work)
 
     def _done(self, lines: list[str], started: float) -> str:
         """The message's last line: the server's time for the whole answer, numbered so that one
@@ -221,9 +222,7 @@ class Studio:
     def style_layers(self, key: str) -> tuple[list[tuple[str, int]], dict[str, list[int]], str]:
         """The style layers of the run ``key`` as (label, index) choices, its presets, a message."""
         try:
-            model = self.catalogue.load(key).model
-            if not model.can_style_mix:
-                raise ZooError(f"{key} holds a {type(model).__name__}, which has no per-layer styles")
+            model = self.catalogue.model(key, "style_mix")
             choices = [(f"{i}: {4 * 2 ** (i // 2)}px", i) for i in range(model.style_layers)]
             presets = {name: model.style_preset(name) for name in ("coarse", "middle", "fine")}
             return choices, presets, f"{model.style_layers} style layers (two per resolution)"
@@ -251,9 +250,7 @@ class Studio:
         at ``layers`` (none: the destination's reconstruction; all: the source's)."""
         started = time.perf_counter()
         try:
-            model = self.catalogue.load(key).model
-            if not model.can_style_mix:
-                raise ZooError(f"{key} holds a {type(model).__name__}, which has no per-layer styles")
+            model = self.catalogue.model(key, "style_mix")
             src = read_upload(source, model.info, "source picture").to(model.device)
             dst = read_upload(destination, model.info, "destination picture").to(model.device)
             bad = [i for i in layers if not 0 <= int(i) < model.style_layers]
@@ -289,9 +286,7 @@ class Studio:
         that can transfer, the reference's colours on the photo's lightness."""
         started = time.perf_counter()
         try:
-            model = self.catalogue.load(key).model
-            if not model.colourises:
-                raise ZooError(f"{key} holds a {type(model).__name__}, which does not colourise")
+            model = self.catalogue.model(key, "colourise")
             x = read_upload(photo, model.info, "photo").to(model.device)
             grey = lightness(x)
             generator = torch.Generator(device=model.device).manual_seed(int(seed))

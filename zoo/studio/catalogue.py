@@ -76,6 +76,16 @@ class Catalogue:
             (e for e in self.entries.values() if e.data == data and self._can(e, need)), key=lambda e: e.model
         )
 
+    def model(self, key: str, need: str) -> GenerativeModel:
+        """The loaded model of ``key``, refused with the reason when its family cannot do ``need``."""
+        trained = self.load(key)
+        if not self._can(self.entries[key], need):
+            cannot = {"style_mix": "has no per-layer styles", "colourise": "does not colourise"}.get(
+                need, f"cannot {need}"
+            )
+            raise ZooError(f"{key} holds a {type(trained.model).__name__}, which {cannot}")
+        return trained.model
+
     @staticmethod
     def _can(entry: Entry, need: str) -> bool:
         family = entry.family

@@ -55,6 +55,22 @@ def _sketchpad(name: str) -> gr.Sketchpad:
     )
 
 
+def _picture_input(label: str, elem_id: str, index: int) -> tuple[gr.Image, gr.Number, gr.Button]:
+    """A column: an upload (``elem_id``), and a test image number with the button that fills it in
+    (``<elem_id>-fill``)."""
+    with gr.Column():
+        picture = upload(label=label, elem_id=elem_id)
+        with gr.Row():
+            number = gr.Number(index, precision=0, label="test image #", minimum=0)
+            fill = gr.Button("Use a test image", elem_id=f"{elem_id}-fill")
+    return picture, number, fill
+
+
+def _gallery(label: str, elem_id: str, columns: int, height: int | str = "auto") -> gr.Gallery:
+    """Pictures side by side, whole (never cropped to squares: a reconstruction pair is wide)."""
+    return gr.Gallery(label=label, elem_id=elem_id, columns=columns, height=height, object_fit="contain")
+
+
 def _choice(choices: list[str], preferred: str | None = None) -> str | None:
     return preferred if preferred in choices else (choices[0] if choices else None)
 
@@ -95,17 +111,9 @@ def build_page(studio: Studio) -> gr.Blocks:
                 dance_go = gr.Button("Reconstruct and morph", variant="primary", elem_id="dance-go")
                 dance_inputs = gr.Image(label="A | B as the models see them", elem_id="dance-inputs", height=160)
                 dance_message = gr.Markdown(elem_id="dance-message")
-                recons = gr.Gallery(
-                    label="reconstructions (A | B)",
-                    elem_id="dance-recons",
-                    columns=4,
-                    height=300,
-                    object_fit="contain",
-                )
+                recons = _gallery("reconstructions (A | B)", "dance-recons", columns=4, height=300)
                 morph_message = gr.Markdown(elem_id="morph-message")
-                morphs = gr.Gallery(
-                    label="morphs A -> B", elem_id="dance-morphs", columns=4, height=330, object_fit="contain"
-                )
+                morphs = _gallery("morphs A -> B", "dance-morphs", columns=4, height=330)
 
                 def fill(data: str, index: Any):
                     value, message = studio.test_doodle(data, index or 0)
@@ -119,11 +127,11 @@ def build_page(studio: Studio) -> gr.Blocks:
 
                 def reconstruct(data, a, b, ta, tb):
                     out = studio.reconstruct(data, a, b, ta, tb)
-                    return out.inputs, out.reconstructions, out.message
+                    return out.inputs, out.pictures, out.message
 
                 def morph(data, a, b, ta, tb, n, m, loop, rate):
                     out = studio.morph(data, a, b, ta, tb, int(n), m, bool(loop), int(rate))
-                    return out.morphs, out.message
+                    return out.pictures, out.message
 
                 pair = [dance_data, canvas_a, canvas_b, test_a, test_b]
                 dance_go.click(reconstruct, pair, [dance_inputs, recons, dance_message]).then(
@@ -142,13 +150,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                     label = gr.Number(-1, precision=0, label="class (conditional models; -1: each in turn)")
                 sample_go = gr.Button("Draw samples", variant="primary", elem_id="samples-go")
                 sample_message = gr.Markdown(elem_id="samples-message")
-                sample_gallery = gr.Gallery(
-                    label="samples, one grid per model",
-                    elem_id="samples-gallery",
-                    columns=5,
-                    height=330,
-                    object_fit="contain",
-                )
+                sample_gallery = _gallery("samples, one grid per model", "samples-gallery", columns=5, height=330)
                 sample_go.click(
                     studio.samples,
                     [sample_data, n, seed, temperature, truncation, label],
@@ -165,16 +167,10 @@ def build_page(studio: Studio) -> gr.Blocks:
                     gr.Markdown("No style-based run yet: `python train.py model=alae data=quickdraw` (or catfaces64).")
                 preset_state = gr.State(presets)
                 with gr.Row():
-                    with gr.Column():
-                        source = upload(label="source (gives the style)", elem_id="style-source")
-                        with gr.Row():
-                            source_index = gr.Number(0, precision=0, label="test image #", minimum=0)
-                            source_fill = gr.Button("Use a test image", elem_id="style-source-fill")
-                    with gr.Column():
-                        destination = upload(label="destination", elem_id="style-destination")
-                        with gr.Row():
-                            destination_index = gr.Number(1, precision=0, label="test image #", minimum=0)
-                            destination_fill = gr.Button("Use a test image", elem_id="style-destination-fill")
+                    source, source_index, source_fill = _picture_input("source (gives the style)", "style-source", 0)
+                    destination, destination_index, destination_fill = _picture_input(
+                        "destination", "style-destination", 1
+                    )
                 layers = gr.CheckboxGroup(
                     choices, value=presets.get("coarse", []), label="layers that take the source's style", info=note
                 )
@@ -223,16 +219,10 @@ def build_page(studio: Studio) -> gr.Blocks:
                     )
                 colour_seed = gr.State(0)
                 with gr.Row():
-                    with gr.Column():
-                        photo = upload(label="photo to colour", elem_id="colour-photo")
-                        with gr.Row():
-                            photo_index = gr.Number(0, precision=0, label="test photo #", minimum=0)
-                            photo_fill = gr.Button("Use a test photo", elem_id="colour-photo-fill")
-                    with gr.Column():
-                        reference = upload(label="reference photo (colour transfer, cINN)")
-                        with gr.Row():
-                            reference_index = gr.Number(1, precision=0, label="test photo #", minimum=0)
-                            reference_fill = gr.Button("Use a test photo", elem_id="colour-reference-fill")
+                    photo, photo_index, photo_fill = _picture_input("photo to colour", "colour-photo", 0)
+                    reference, reference_index, reference_fill = _picture_input(
+                        "reference photo (colour transfer, cINN)", "colour-reference", 1
+                    )
                 colour_temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="temperature (cINN)")
                 with gr.Row():
                     colour_go = gr.Button("Colourise", variant="primary", elem_id="colour-go")
@@ -241,9 +231,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                 with gr.Row():
                     grey = gr.Image(label="grey input", height=200)
                     transferred = gr.Image(label="reference | its colours on the photo", height=200)
-                colourings = gr.Gallery(
-                    label="8 colourings", elem_id="colour-gallery", columns=8, height=220, object_fit="contain"
-                )
+                colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
                 photo_fill.click(studio.test_picture, [colour_run, photo_index], [photo, colour_message])
                 reference_fill.click(studio.test_picture, [colour_run, reference_index], [reference, colour_message])
                 colour_inputs = [colour_run, photo, colour_temperature, colour_seed, reference]
@@ -261,7 +249,7 @@ def build_page(studio: Studio) -> gr.Blocks:
                 )
                 report_go = gr.Button("Show report", variant="primary", elem_id="compare-go")
                 report_message = gr.Markdown(elem_id="compare-message")
-                report_images = gr.Gallery(label="the report's images", columns=3, height="auto", object_fit="contain")
+                report_images = _gallery("the report's images", "compare-images", columns=3)
                 report_files = gr.File(label="the report's files", file_count="multiple")
                 report_table = gr.Markdown(elem_id="compare-table")
                 report_go.click(studio.report, report_pick, [report_table, report_images, report_files, report_message])
