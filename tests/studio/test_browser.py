@@ -57,6 +57,8 @@ def test_strokes_drawn_with_the_mouse_are_reconstructed_and_morphed_by_every_enc
     assert [c.split(":")[0] for c in morph_captions] == ENCODERS, morph_captions
     gifs = [img.get_attribute("src") for img in b.css(driver, "#dance-morphs img")]
     assert all(".gif" in src for src in gifs), gifs
+    pngs = [img.get_attribute("src") for img in b.css(driver, "#dance-recons img")]
+    assert all(".png" in src for src in pngs), pngs  # what the download buttons save
     shots = Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path))
     assert b.screenshot(driver, shots / "studio-browser-test.png").stat().st_size > 10_000
 

@@ -67,8 +67,9 @@ def _picture_input(label: str, elem_id: str, index: int) -> tuple[gr.Image, gr.N
 
 
 def _gallery(label: str, elem_id: str, columns: int, height: int | str = "auto") -> gr.Gallery:
-    """Pictures side by side, whole (never cropped to squares: a reconstruction pair is wide)."""
-    return gr.Gallery(label=label, elem_id=elem_id, columns=columns, height=height, object_fit="contain")
+    """Pictures side by side, whole (never cropped to squares: a reconstruction pair is wide), and
+    downloaded as PNG (file paths, the morphs' GIFs, stay as they are)."""
+    return gr.Gallery(label=label, elem_id=elem_id, columns=columns, height=height, object_fit="contain", format="png")
 
 
 def _choice(choices: list[str], preferred: str | None = None) -> str | None:
@@ -109,7 +110,9 @@ def build_page(studio: Studio) -> gr.Blocks:
                     fps = gr.Slider(2, 30, value=12, step=1, label="frames per second")
                     pingpong = gr.Checkbox(True, label="ping-pong loop (the doodle dances)")
                 dance_go = gr.Button("Reconstruct and morph", variant="primary", elem_id="dance-go")
-                dance_inputs = gr.Image(label="A | B as the models see them", elem_id="dance-inputs", height=160)
+                dance_inputs = gr.Image(
+                    format="png", label="A | B as the models see them", elem_id="dance-inputs", height=160
+                )
                 dance_message = gr.Markdown(elem_id="dance-message")
                 recons = _gallery("reconstructions (A | B)", "dance-recons", columns=4, height=300)
                 morph_message = gr.Markdown(elem_id="morph-message")
@@ -182,9 +185,9 @@ def build_page(studio: Studio) -> gr.Blocks:
                 style_go = gr.Button("Mix styles", variant="primary", elem_id="style-go")
                 style_message = gr.Markdown(elem_id="style-message")
                 with gr.Row():
-                    source_rec = gr.Image(label="source reconstruction", height=200)
-                    destination_rec = gr.Image(label="destination reconstruction", height=200)
-                    mixed = gr.Image(label="mixed", elem_id="style-mixed", height=200)
+                    source_rec = gr.Image(format="png", label="source reconstruction", height=200)
+                    destination_rec = gr.Image(format="png", label="destination reconstruction", height=200)
+                    mixed = gr.Image(format="png", label="mixed", elem_id="style-mixed", height=200)
 
                 def new_run(key):
                     choices, presets, note = studio.style_layers(key)
@@ -229,8 +232,8 @@ def build_page(studio: Studio) -> gr.Blocks:
                     more = gr.Button("More (a new draw)", elem_id="colour-more")
                 colour_message = gr.Markdown(elem_id="colour-message")
                 with gr.Row():
-                    grey = gr.Image(label="grey input", height=200)
-                    transferred = gr.Image(label="reference | its colours on the photo", height=200)
+                    grey = gr.Image(format="png", label="grey input", height=200)
+                    transferred = gr.Image(format="png", label="reference | its colours on the photo", height=200)
                 colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
                 photo_fill.click(studio.test_picture, [colour_run, photo_index], [photo, colour_message])
                 reference_fill.click(studio.test_picture, [colour_run, reference_index], [reference, colour_message])
