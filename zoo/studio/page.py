@@ -18,14 +18,19 @@ BLANK = np.zeros((CANVAS, CANVAS, 3), dtype=np.uint8)  # black paper: Quick, Dra
 # system fonts only: the page fetches nothing from the internet
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
-# a report's wide table scrolls sideways instead of wrapping every cell letter by letter
-CSS = "#compare-table table { display: block; overflow-x: auto; } #compare-table th, #compare-table td { white-space: nowrap; }"
+CSS = (
+    # a report's wide table scrolls sideways instead of wrapping every cell letter by letter
+    "#compare-table table { display: block; overflow-x: auto; } "
+    "#compare-table th, #compare-table td { white-space: nowrap; } "
+    # a 32x32 test image fills its upload box, its pixels kept sharp
+    ".zoo-upload img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
+)
 
 
 def upload(**options: Any) -> gr.Image:
     """Gradio's image upload, except that a file it cannot decode reaches the action as
     ``Unreadable`` (and so becomes a message in the page) instead of a bare "Error" badge."""
-    component = gr.Image(type="filepath", **options)
+    component = gr.Image(type="filepath", height=220, elem_classes=["zoo-upload"], **options)
     decode = component.preprocess
 
     def preprocess(payload):
