@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write
-from zoo.morph import _pick, parse_config, run_command
+from zoo.morph import parse_config, pick_image, run_command
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.options import Options, Seed
 from zoo.trained import load_trained
@@ -58,7 +58,7 @@ def colourise(options: ColouriseOptions) -> dict[str, Path]:
             f"{options.run} holds a {type(model).__name__}, which does not colourise; "
             "pass a cinn or colour_regression run (python train.py model=cinn data=flowers64)"
         )
-    x, _, name = _pick(options.image, data, data.info)
+    x, _, name = pick_image(options.image, data, data.info)
     grey = lightness(x)
     generator = torch.Generator().manual_seed(options.seed)
     colourings = model.colourise(grey, options.n, options.temperature, generator)[0]  # (n, 3, H, W)
@@ -72,7 +72,7 @@ def colourise(options: ColouriseOptions) -> dict[str, Path]:
                 f"colour transfer needs a model that encodes colour into a latent (cinn); "
                 f"{type(model).__name__} has one answer per grey image"
             )
-        ref, _, ref_name = _pick(options.reference, data, data.info)
+        ref, _, ref_name = pick_image(options.reference, data, data.info)
         moved = model.transfer(ref, x)
         written["transfer"] = strip(
             torch.cat([grey_rgb(grey), ref, moved]), out / f"{name}_from_{ref_name}.png", options.scale

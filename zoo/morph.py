@@ -109,7 +109,7 @@ def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
     )
 
 
-def _pick(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+def pick_image(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """An image (1, C, H, W) in [0, 1] from a test index or a file path, its label if known, and a name."""
     spec = str(spec)
     if spec.lstrip("-").isdigit():
@@ -149,8 +149,8 @@ def parse_options(argv: list[str]) -> MorphOptions:
 def morph(options: MorphOptions) -> dict[str, Path]:
     trained = load_trained(options.run, options.checkpoint, options.data_root)
     model, data = trained.model, trained.data
-    xa, ya, name_a = _pick(options.a, data, data.info)
-    xb, yb, name_b = _pick(options.b, data, data.info)
+    xa, ya, name_a = pick_image(options.a, data, data.info)
+    xb, yb, name_b = pick_image(options.b, data, data.info)
     if model.conditional:
         ya = ya if ya is not None else torch.zeros(1, dtype=torch.long)
         yb = yb if yb is not None else ya
