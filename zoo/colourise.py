@@ -14,10 +14,10 @@ from typing import Annotated
 
 import torch
 from pydantic import Field
-from torch.nn import functional as F
 
 from zoo.errors import ZooError
 from zoo.files import atomic_write
+from zoo.images import to_image
 from zoo.morph import parse_config, pick_image, run_command
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.options import Options, Seed
@@ -41,12 +41,8 @@ class ColouriseOptions(Options):
 
 def strip(images: torch.Tensor, path: Path, scale: int) -> Path:
     """Images (N, 3, H, W) in [0, 1] side by side in one PNG, enlarged ``scale`` times."""
-    from torchvision.utils import save_image
-
-    big = F.interpolate(images.float().cpu().clamp(0, 1), scale_factor=scale, mode="nearest")
-    return atomic_write(
-        path, lambda tmp: save_image(big, tmp, nrow=len(big), padding=2, pad_value=1.0), "image", "free some space."
-    )
+    picture = to_image(images, scale)
+    return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"), "image", "free some space.")
 
 
 @torch.no_grad()

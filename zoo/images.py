@@ -1,4 +1,4 @@
-"""Image grids written to disk (PNG) for people to look at."""
+"""Image grids for people to look at: as pictures, or written to disk (PNG)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,21 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
+from torch.nn import functional as F
 from torchvision.utils import make_grid, save_image
 
 from zoo.files import atomic_write
+
+
+def to_image(images: torch.Tensor, scale: int = 4, nrow: int | None = None) -> Image.Image:
+    """Images (N, C, H, W) in [0, 1] as one picture, enlarged ``scale`` times (nearest
+    neighbour, so that pixels stay pixels), ``nrow`` per row (default: all in one row)."""
+    images = images.detach().float().cpu().clamp(0, 1)
+    if scale > 1:
+        images = F.interpolate(images, scale_factor=scale, mode="nearest")
+    grid = make_grid(images, nrow=nrow or len(images), padding=2 if len(images) > 1 else 0, pad_value=1.0)
+    array = (grid * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, C)
+    return Image.fromarray(array[:, :, 0] if images.shape[1] == 1 else array)
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:

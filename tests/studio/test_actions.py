@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from tests.studio.browser import ellipse
+from zoo.images import to_image
 from zoo.studio.actions import CANVAS, Studio
 from zoo.studio.catalogue import Catalogue
-from zoo.studio.pictures import to_image
 
 ENCODERS = ["alae", "alpha_gan", "glow", "vae"]  # the doodle runs' models that encode
 
@@ -43,6 +43,7 @@ def test_the_catalogue_offers_the_newest_finished_run_of_each_model_by_what_it_c
     assert [e.model for e in cat.entries_for("quickdraw", "sample")] == sorted([*ENCODERS, "dcgan"])
     assert [e.model for e in cat.entries_for("quickdraw", "style_mix")] == ["alae"]
     assert [e.model for e in cat.entries_for("colour", "colourise")] == ["cinn", "colour_regression"]
+    assert cat.keys("style_mix") == [e.key for e in cat.entries_for("quickdraw", "style_mix")]
     assert cat.data_sets("colourise") == ["colour"] and "quickdraw" in cat.data_sets("encode")
 
 
@@ -142,7 +143,8 @@ def test_style_mixing_with_no_source_layer_is_the_destinations_reconstruction(st
     alae = key(studio, "alae")
     choices, presets, _ = studio.style_layers(alae)
     model = studio.catalogue.load(alae).model
-    assert [i for _, i in choices] == list(range(model.style_layers)) and set(presets) == {"coarse", "middle", "fine"}
+    assert [i for _, i in choices] == list(range(model.style_layers))
+    assert set(presets) == {"coarse", "middle", "fine", "none", "all"} and presets["all"] == [i for _, i in choices]
     source, _ = studio.test_picture(alae, 0)
     destination, _ = studio.test_picture(alae, 5)
     src_rec, dst_rec, mixed, message = studio.style_mix(alae, source, destination, [])

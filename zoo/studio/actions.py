@@ -21,11 +21,12 @@ import torch
 from PIL import Image
 
 from zoo.errors import ZooError
+from zoo.images import to_image
 from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames, write_gif
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.studio.catalogue import Catalogue, Entry
-from zoo.studio.pictures import canvas_picture, drawn_anything, read_upload, to_canvas, to_image
+from zoo.studio.pictures import canvas_picture, drawn_anything, read_upload, to_canvas
 from zoo.trained import TrainedRun
 
 CANVAS = 280  # the sketchpad's side in pixels: 10 canvas pixels per bitmap pixel at 28
@@ -220,11 +221,13 @@ class Studio:
 
     # -- tab 3: style mixing --------------------------------------------------------------------
     def style_layers(self, key: str) -> tuple[list[tuple[str, int]], dict[str, list[int]], str]:
-        """The style layers of the run ``key`` as (label, index) choices, its presets, a message."""
+        """The style layers of the run ``key`` as (label, index) choices, its presets (the model's
+        coarse, middle and fine, and none and all), a message."""
         try:
             model = self.catalogue.model(key, "style_mix")
             choices = [(f"{i}: {4 * 2 ** (i // 2)}px", i) for i in range(model.style_layers)]
             presets = {name: model.style_preset(name) for name in ("coarse", "middle", "fine")}
+            presets |= {"none": [], "all": list(range(model.style_layers))}
             return choices, presets, f"{model.style_layers} style layers (two per resolution)"
         except Exception as e:
             return [], {}, explain(e)

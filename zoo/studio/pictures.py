@@ -19,11 +19,11 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import distance_transform_edt
 from torch.nn import functional as F
-from torchvision.utils import make_grid
 
 from zoo.data.base import DataInfo, fit_to_size
 from zoo.data.folder import fit_picture
 from zoo.errors import ZooError
+from zoo.images import to_image
 
 BITMAP = 28  # Quick, Draw!'s bitmap side
 DRAWING_SPAN = 256 / 304  # the part of the bitmap a drawing's stroke centres span
@@ -155,17 +155,6 @@ def read_upload(path: str | Path | Unreadable | None, info: DataInfo, what: str)
             return fit_picture(img, info.image_size, info.channels).float().unsqueeze(0) / 255
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ZooError(f"the {what} is not a picture the studio can read (png, jpg, webp): {e}") from None
-
-
-def to_image(images: torch.Tensor, scale: int = 4, nrow: int | None = None) -> Image.Image:
-    """Images (N, C, H, W) in [0, 1] as one picture, enlarged ``scale`` times (nearest
-    neighbour, so that pixels stay pixels), ``nrow`` per row (default: all in one row)."""
-    images = images.detach().float().cpu().clamp(0, 1)
-    if scale > 1:
-        images = F.interpolate(images, scale_factor=scale, mode="nearest")
-    grid = make_grid(images, nrow=nrow or len(images), padding=2 if len(images) > 1 else 0, pad_value=1.0)
-    array = (grid * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, C)
-    return Image.fromarray(array[:, :, 0] if images.shape[1] == 1 else array)
 
 
 def to_canvas(image: torch.Tensor, side: int) -> np.ndarray:
