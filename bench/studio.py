@@ -33,6 +33,14 @@ def clicked(driver, button: str, message: str) -> tuple[float, str]:
     return ms / 1000, answer
 
 
+def twice(driver, button: str, message: str, what: str) -> None:
+    """Click ``button`` twice (the first click loads what it needs, the second is warm) and print
+    the seconds each took with the answer."""
+    for attempt in ("first", "warm"):
+        seconds, answer = clicked(driver, button, message)
+        print(f"{what}, {attempt}: {seconds:.2f} s\n{answer}\n")
+
+
 def main(argv: list[str]) -> int:
     args = dict(a.split("=", 1) for a in argv)
     out = Path(args.get("out", "docs/images"))
@@ -58,32 +66,26 @@ def main(argv: list[str]) -> int:
         for img in b.css(driver, "#dance-morphs img"):  # the GIFs themselves, as a user downloads them
             model = (img.get_attribute("alt") or "").split(":")[0] or "model"
             urllib.request.urlretrieve(img.get_attribute("src"), out / f"studio-morph-{model}.gif")
-        # the held-out picker: test doodle 0 on canvas B, then the house's A and the test doodle's B
+        # the held-out picker: test doodle 1 on canvas B, then the cat and that doodle reconstructed
         _, answer = clicked(driver, "fill-b", "dance-message")
         print(answer)
         seconds, answer = clicked(driver, "dance-go", "dance-message")
         print(f"cat | test doodle 1, reconstructions: {seconds:.2f} s\n{answer}\n")
         b.screenshot(driver, out / "studio-dance-test-doodle.png")
         b.open_tab(driver, "Samples")
-        for attempt in ("first", "warm"):
-            seconds, answer = clicked(driver, "samples-go", "samples-message")
-            print(f"samples, {attempt}: {seconds:.2f} s\n{answer}\n")
+        twice(driver, "samples-go", "samples-message", "samples")
         b.screenshot(driver, out / "studio-samples.png")
         b.open_tab(driver, "Style mixing")
         clicked(driver, "style-source-fill", "style-message")
         clicked(driver, "style-destination-fill", "style-message")
         b.click(driver, "preset-fine")  # the toggles switch to the fine layers
         time.sleep(1)
-        for attempt in ("first", "warm"):
-            seconds, answer = clicked(driver, "style-go", "style-message")
-            print(f"style mixing, {attempt}: {seconds:.2f} s\n{answer}\n")
+        twice(driver, "style-go", "style-message", "style mixing")
         b.screenshot(driver, out / "studio-style.png")
         b.open_tab(driver, "Colourise")
         clicked(driver, "colour-photo-fill", "colour-message")
         clicked(driver, "colour-reference-fill", "colour-message")
-        for attempt in ("first", "warm"):
-            seconds, answer = clicked(driver, "colour-go", "colour-message")
-            print(f"colourise, {attempt}: {seconds:.2f} s\n{answer}\n")
+        twice(driver, "colour-go", "colour-message", "colourise")
         seconds, answer = clicked(driver, "colour-more", "colour-message")
         print(f"colourise 'more': {seconds:.2f} s\n{answer}\n")
         b.screenshot(driver, out / "studio-colourise.png")

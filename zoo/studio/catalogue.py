@@ -86,6 +86,10 @@ class Catalogue:
             raise ZooError(f"{key} holds a {type(trained.model).__name__}, which {cannot}")
         return trained.model
 
+    def keys(self, need: str) -> list[str]:
+        """The keys of every run, on any data, that can do ``need``."""
+        return [key for key, entry in self.entries.items() if self._can(entry, need)]
+
     @staticmethod
     def _can(entry: Entry, need: str) -> bool:
         family = entry.family

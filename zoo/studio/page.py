@@ -167,7 +167,7 @@ def build_page(studio: Studio) -> gr.Blocks:
 
             # -- 3. style mixing ---------------------------------------------------------------
             with gr.Tab("Style mixing", id="style"):
-                mixers = [e.key for e in cat.entries.values() if e.family.can_style_mix]
+                mixers = cat.keys("style_mix")
                 first = _choice(mixers)
                 choices, presets, note = studio.style_layers(first) if first else ([], {}, "")
                 style_run = gr.Dropdown(mixers, value=first, label="run (a style-based model: ALAE)")
@@ -200,7 +200,7 @@ def build_page(studio: Studio) -> gr.Blocks:
 
                 style_run.change(new_run, style_run, [layers, preset_state])
                 for name, button in preset_buttons.items():
-                    button.click(lambda p, name=name: _preset(p, name), preset_state, layers)
+                    button.click(lambda p, name=name: p.get(name, []), preset_state, layers)
                 source_fill.click(studio.test_picture, [style_run, source_index], [source, style_message])
                 destination_fill.click(
                     studio.test_picture, [style_run, destination_index], [destination, style_message]
@@ -213,7 +213,7 @@ def build_page(studio: Studio) -> gr.Blocks:
 
             # -- 4. colourise ------------------------------------------------------------------
             with gr.Tab("Colourise", id="colourise"):
-                colourisers = [e.key for e in cat.entries.values() if e.family.colourises]
+                colourisers = cat.keys("colourise")
                 cinns = [k for k in colourisers if cat.entries[k].family.can_transfer]
                 colour_run = gr.Dropdown(
                     colourisers,
@@ -264,28 +264,17 @@ def build_page(studio: Studio) -> gr.Blocks:
 
         def refreshed():
             cat.refresh()
-            sets = {need: cat.data_sets(need) for need in ("encode", "sample")}
-            mixers = [e.key for e in cat.entries.values() if e.family.can_style_mix]
-            colourisers = [e.key for e in cat.entries.values() if e.family.colourises]
             return (
                 _listing(studio),
-                gr.update(choices=sets["encode"]),
-                gr.update(choices=sets["sample"]),
-                gr.update(choices=mixers),
-                gr.update(choices=colourisers),
+                gr.update(choices=cat.data_sets("encode")),
+                gr.update(choices=cat.data_sets("sample")),
+                gr.update(choices=cat.keys("style_mix")),
+                gr.update(choices=cat.keys("colourise")),
                 gr.update(choices=list(studio.reports())),
             )
 
         refresh.click(refreshed, None, [listing, dance_data, sample_data, style_run, colour_run, report_pick])
     return page
-
-
-def _preset(presets: dict[str, list[int]], name: str) -> list[int]:
-    if name == "none":
-        return []
-    if name == "all":
-        return sorted({i for layers in presets.values() for i in layers})
-    return presets.get(name, [])
 
 
 def _listing(studio: Studio) -> str:
