@@ -35,3 +35,18 @@ def test_the_conditioning_network_gives_a_feature_map_per_level():
     features = net(torch.rand(2, 1, 32, 32))
     assert [f.shape for f in features] == [(2, 4, 16, 16), (2, 8, 8, 8), (2, 16, 4, 4)]
     assert net.channels == [4, 8, 16]
+
+
+def test_with_context_every_level_hears_the_whole_image():
+    """A change in one corner of a 64x64 grey image reaches the finest map's far corner only through
+    the top-down path; without it that corner is outside the receptive field."""
+    torch.manual_seed(0)
+    grey = torch.rand(1, 1, 64, 64)
+    other = grey.clone()
+    other[..., :8, :8] = 1 - other[..., :8, :8]
+    for context, hears in ((False, False), (True, True)):
+        net = ConditionNet(width=4, levels=3, context=context)
+        a, b = net(grey), net(other)
+        assert [f.shape for f in a] == [(1, 4, 32, 32), (1, 8, 16, 16), (1, 16, 8, 8)]
+        far_corner = (a[0][..., -4:, -4:] - b[0][..., -4:, -4:]).abs().max()
+        assert bool(far_corner > 1e-6) is hears

@@ -16,7 +16,9 @@ Conditional coupling block (eqs. 2-3): ab's channels are split (u1, u2); the sub
 paper's atan: log s = (2 alpha / pi) atan(raw / alpha). The condition is never transformed, so the
 block inverts for any c. Between couplings: ActNorm and an invertible 1x1 convolution (Glow), and
 Glow's multi-scale squeeze -> K steps -> split; level i's steps see the conditioning network's
-feature map at their resolution (``zoo/nn/colour.py``). Layers: ``zoo/nn/flows.py``, shared with Glow.
+feature map at their resolution, which (``cond_context``) also carries the coarser maps and a global
+vector of the whole image (the paper's conditioning network also ends in one global vector)
+(``zoo/nn/colour.py``). Layers: ``zoo/nn/flows.py``, shared with Glow.
 
 Sampling: ab = f^-1(T z; h(L)), z ~ N(0, I) at temperature T. Guided generation, colour transfer
 (section 4.2): z = f(ab_1; h(L_1)) of one colour image decoded under another image's h(L_2).
@@ -70,6 +72,7 @@ class CINN(Colouriser):
         L: Annotated[int, Field(ge=1, le=6)] | None = None,
         hidden_channels: Size = 64,
         cond_width: Size = 32,
+        cond_context: bool = True,
         atan_clamp: Annotated[float, Field(gt=0.0, le=10.0)] = 2.0,
         temperature: Temperature = 1.0,
         grid_temperature: Temperature = 0.6,
@@ -83,7 +86,7 @@ class CINN(Colouriser):
             raise ZooError(f"image_size {info.image_size} cannot be squeezed L={L} times; lower model.L")
         self.temperature, self.grid_temperature = temperature, grid_temperature
         self.lr, self.warmup_steps = lr, warmup_steps
-        self.condition = ConditionNet(cond_width, L)
+        self.condition = ConditionNet(cond_width, L, context=cond_context)
         levels, self.z_shapes = [], []
         c, size = 2, info.image_size  # ab
         for i in range(L):

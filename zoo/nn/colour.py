@@ -12,6 +12,7 @@ command line), is the lightness L / 100 as a one-channel image (B, 1, H, W) in [
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from kornia.color import lab_to_rgb, rgb_to_lab
 from torch import nn
 
@@ -53,11 +54,16 @@ def as_grey(images: torch.Tensor) -> torch.Tensor:
 class ConditionNet(nn.Module):
     """The grey image (B, 1, H, W) -> one feature map per flow level, at H/2, H/4, ... (a small
     CNN trained end to end with the flow: the cINN paper's conditioning network, here without the
-    VGG pre-training it started from, since no weights can be downloaded).
+    pre-trained colourisation network it started from, since no weights can be downloaded).
 
-    Level i's map has ``width * 2^i`` channels (at most ``4 * width``); ``channels`` lists them."""
+    Level i's map has ``width * 2^i`` channels (at most ``4 * width``); ``channels`` lists them.
 
-    def __init__(self, width: int, levels: int):
+    ``context=True`` adds a top-down path: every level's map also hears the coarser levels
+    (upsampled) and the whole image (the coarsest map's mean, the paper's global condition vector),
+    each through a 1x1 convolution (a linear map for the mean) added to it. Without it the finest
+    level sees ~10 pixels around each point, where a petal's colour depends on the whole flower."""
+
+    def __init__(self, width: int, levels: int, context: bool = False):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU())
         self.down = nn.ModuleList()
@@ -75,6 +81,18 @@ class ConditionNet(nn.Module):
             )
             self.channels.append(c_out)
             c_in = c_out
+        self.context = None
+        if context:  # level i hears level j > i through a 1x1 conv (applied before upsampling: the same map,
+            # cheaper) and the whole image through a linear map of the coarsest level's mean
+            self.context = nn.ModuleList(
+                nn.ModuleDict(
+                    {
+                        "levels": nn.ModuleList(nn.Conv2d(self.channels[j], c, 1) for j in range(i + 1, levels)),
+                        "whole": nn.Linear(self.channels[-1], c),
+                    }
+                )
+                for i, c in enumerate(self.channels)
+            )
 
     def forward(self, grey: torch.Tensor) -> list[torch.Tensor]:
         h = self.stem(grey * 2 - 1)  # L in [-1, 1]
@@ -82,4 +100,13 @@ class ConditionNet(nn.Module):
         for block in self.down:
             h = block(h)  # (B, C_i, H / 2^(i+1), W / 2^(i+1))
             features.append(h)
-        return features
+        if self.context is None:
+            return features
+        whole = features[-1].mean(dim=(2, 3))  # (B, C_last)
+        merged = []
+        for i, (f, hear) in enumerate(zip(features, self.context, strict=True)):
+            f = f + hear["whole"](whole)[:, :, None, None]
+            for g, project in zip(features[i + 1 :], hear["levels"], strict=True):
+                f = f + F.interpolate(project(g), size=f.shape[-2:], mode="bilinear", align_corners=False)
+            merged.append(f)  # (B, C_i, H_i, W_i)
+        return merged
