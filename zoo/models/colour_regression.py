@@ -56,12 +56,13 @@ class ColourRegression(Colouriser):
         self,
         info: DataInfo,
         cond_width: Size = 32,
+        cond_context: bool = True,
         loss: Literal["l2", "l1"] = "l2",
         lr: LearningRate = 1e-3,
     ):
         super().__init__(info)
         self.loss, self.lr = loss, lr
-        self.condition = ConditionNet(cond_width, max(1, min(3, halvings(info.image_size, 4))))
+        self.condition = ConditionNet(cond_width, max(1, min(3, halvings(info.image_size, 4))), context=cond_context)
         self.head = RegressionHead(self.condition.channels, 2 * cond_width)
 
     def predict(self, grey: torch.Tensor) -> torch.Tensor:
