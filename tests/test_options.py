@@ -62,6 +62,7 @@ ACCEPTED = {
     ("data.progress", "zero"),
     ("data.max_per_category", "large"),  # min(max, doodles in the file)
     ("model.conditional", "zero"),
+    ("model.cond_context", "zero"),  # a bool: 0 is false
     ("model.warmup_steps", "zero"),
     ("model.warmup_steps", "large"),
     ("model.beta", "zero"),
