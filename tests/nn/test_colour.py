@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import torch
 
-from zoo.nn.colour import ConditionNet, as_grey, chroma, grey_rgb, lightness, to_rgb
+from zoo.nn.colour import (
+    ConditionNet,
+    as_grey,
+    chroma,
+    grey_rgb,
+    lightness,
+    subsample_chroma,
+    to_rgb,
+    upsample_chroma,
+)
 
 
 def test_rgb_to_lab_and_back_round_trips_to_1e_4():
@@ -35,6 +44,24 @@ def test_the_conditioning_network_gives_a_feature_map_per_level():
     features = net(torch.rand(2, 1, 32, 32))
     assert [f.shape for f in features] == [(2, 4, 16, 16), (2, 8, 8, 8), (2, 16, 4, 4)]
     assert net.channels == [4, 8, 16]
+
+
+def test_skipped_halvings_give_no_map_so_the_maps_match_subsampled_chroma():
+    net = ConditionNet(width=4, levels=2, context=True, skip=1)  # for ab at half of L's resolution
+    features = net(torch.rand(2, 1, 32, 32))
+    assert [f.shape for f in features] == [(2, 8, 8, 8), (2, 16, 4, 4)]
+    assert net.channels == [8, 16]
+    features[0].sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)  # no network left unused
+
+
+def test_subsampled_chroma_is_the_block_mean_and_upsampling_restores_the_size():
+    ab = torch.arange(16.0).view(1, 1, 4, 4).expand(1, 2, 4, 4)
+    small = subsample_chroma(ab, 2)
+    assert small[0, 0].tolist() == [[2.5, 4.5], [10.5, 12.5]]
+    assert upsample_chroma(small, 4).shape == (1, 2, 4, 4) and subsample_chroma(ab, 1) is ab
+    flat = torch.full((1, 2, 2, 2), 0.3)
+    assert torch.allclose(upsample_chroma(flat, 8), torch.full((1, 2, 8, 8), 0.3))  # a flat colour stays flat
 
 
 def test_with_context_every_level_hears_the_whole_image():

@@ -20,8 +20,7 @@ from torch import nn
 
 from zoo.data.base import DataInfo
 from zoo.models.base import Colouriser
-from zoo.nn.colour import AB_SCALE, ConditionNet, chroma, lightness, to_rgb
-from zoo.nn.pixels import halvings
+from zoo.nn.colour import AB_SCALE, ConditionNet, chroma, colour_levels, lightness, to_rgb, upsample_chroma
 from zoo.options import LearningRate, Size
 from zoo.registry import MODELS
 
@@ -44,7 +43,7 @@ class RegressionHead(nn.Module):
             [features[0]] + [F.interpolate(f, size=half, mode="bilinear", align_corners=False) for f in features[1:]],
             dim=1,
         )  # (B, sum C_i, H/2, W/2)
-        return F.interpolate(self.net(stacked), size=size, mode="bilinear", align_corners=False)
+        return upsample_chroma(self.net(stacked), size)
 
 
 @MODELS.register("colour_regression")
@@ -62,7 +61,7 @@ class ColourRegression(Colouriser):
     ):
         super().__init__(info)
         self.loss, self.lr = loss, lr
-        self.condition = ConditionNet(cond_width, max(1, min(3, halvings(info.image_size, 4))), context=cond_context)
+        self.condition = ConditionNet(cond_width, colour_levels(info.image_size), context=cond_context)
         self.head = RegressionHead(self.condition.channels, 2 * cond_width)
 
     def predict(self, grey: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from kornia.color import lab_to_rgb, rgb_to_lab
 from torch import nn
 
+from zoo.nn.pixels import halvings
+
 AB_SCALE = 110.0
 
 
@@ -34,6 +36,26 @@ def to_rgb(grey: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     the sRGB gamut are clipped, as every colourisation paper shows them)."""
     lab = torch.cat([grey.float() * 100, ab.float() * AB_SCALE], dim=1)
     return lab_to_rgb(lab, clip=True)
+
+
+def subsample_chroma(ab: torch.Tensor, factor: int) -> torch.Tensor:
+    """ab (B, 2, H, W) -> its means over ``factor`` x ``factor`` blocks (B, 2, H/f, W/f): chroma at
+    a lower resolution than lightness, as JPEG's 4:2:0 (factor 2); the eye resolves colour far
+    more coarsely than brightness, and the grey image keeps the detail."""
+    return F.avg_pool2d(ab, factor) if factor > 1 else ab
+
+
+def upsample_chroma(ab: torch.Tensor, size: int) -> torch.Tensor:
+    """Low-resolution ab (B, 2, h, w) -> (B, 2, size, size), bilinearly."""
+    if ab.shape[-1] == size:
+        return ab
+    return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+
+
+def colour_levels(size: int) -> int:
+    """How many levels a colouriser's networks have on a ``size`` x ``size`` map: three where it
+    halves that often above 4 pixels (64 -> 32, 16, 8), else as many as it does, at least one."""
+    return max(1, min(3, halvings(size, 4)))
 
 
 def grey_rgb(grey: torch.Tensor) -> torch.Tensor:
@@ -56,20 +78,23 @@ class ConditionNet(nn.Module):
     CNN trained end to end with the flow: the cINN paper's conditioning network, here without the
     pre-trained colourisation network it started from, since no weights can be downloaded).
 
-    Level i's map has ``width * 2^i`` channels (at most ``4 * width``); ``channels`` lists them.
+    The map after the j-th halving has ``width * 2^(j-1)`` channels (at most ``4 * width``);
+    ``channels`` lists those of the maps returned. The first ``skip`` halvings return no map: for a
+    flow on chroma at 1/2^skip of the grey image's resolution the maps start at H/2^(skip+1).
 
     ``context=True`` adds a top-down path: every level's map also hears the coarser levels
     (upsampled) and the whole image (the coarsest map's mean, the paper's global condition vector),
     each through a 1x1 convolution (a linear map for the mean) added to it. Without it the finest
     level sees ~10 pixels around each point, where a petal's colour depends on the whole flower."""
 
-    def __init__(self, width: int, levels: int, context: bool = False):
+    def __init__(self, width: int, levels: int, context: bool = False, skip: int = 0):
         super().__init__()
+        self.skip = skip
         self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU())
         self.down = nn.ModuleList()
-        self.channels: list[int] = []
+        all_channels: list[int] = []
         c_in = width
-        for i in range(levels):
+        for i in range(skip + levels):
             c_out = width * min(2**i, 4)
             self.down.append(
                 nn.Sequential(
@@ -79,8 +104,9 @@ class ConditionNet(nn.Module):
                     nn.ReLU(),
                 )
             )
-            self.channels.append(c_out)
+            all_channels.append(c_out)
             c_in = c_out
+        self.channels = all_channels[skip:]
         self.context = None
         if context:  # level i hears level j > i through a 1x1 conv (applied before upsampling: the same map,
             # cheaper) and the whole image through a linear map of the coarsest level's mean
@@ -100,6 +126,7 @@ class ConditionNet(nn.Module):
         for block in self.down:
             h = block(h)  # (B, C_i, H / 2^(i+1), W / 2^(i+1))
             features.append(h)
+        features = features[self.skip :]
         if self.context is None:
             return features
         whole = features[-1].mean(dim=(2, 3))  # (B, C_last)
