@@ -15,15 +15,16 @@ from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import Stepper
 from zoo.models.cinn import CINN
-from zoo.nn.colour import chroma, lightness
+from zoo.nn.colour import chroma, lightness, to_rgb
 
-SMALL = {"K": 2, "hidden_channels": 8, "cond_width": 4}
+SMALL = {"K": 2, "hidden_channels": 8, "cond_width": 4, "ab_subsampling": 1}  # ab at full resolution: exact
 
 
 def perturbed(model: CINN, scale: float = 0.05) -> CINN:
     """Away from the zero-initialised identity (and ActNorm initialised), as after some training."""
     torch.manual_seed(1)
-    model.flow(chroma(torch.rand(8, 3, 8, 8)), lightness(torch.rand(8, 3, 8, 8)))
+    x = torch.rand(8, 3, 8, 8)
+    model.flow(model.chroma(x), lightness(x))
     with torch.no_grad():
         for p in model.parameters():
             p.add_(scale * torch.randn_like(p))
@@ -74,6 +75,27 @@ def test_colour_transfer_with_an_images_own_z_and_own_l_reconstructs_it():
     assert ((lightness(moved) - lightness(x.flip(0))).abs()[inside] < 1e-3).all()
 
 
+def test_with_chroma_subsampling_the_flow_models_ab_at_half_resolution_and_keeps_l_exact():
+    """4:2:0: ab is the mean of each 2x2 block; the flow inverts on it exactly, a reconstruction is
+    the image with its chroma subsampled and upsampled (its lightness unchanged), and the density
+    counts the 2 (H/2) (W/2) modelled values."""
+    model = perturbed(CINN(DataInfo("rgb8", 3, 16), L=2, **{**SMALL, "ab_subsampling": 2})).eval()
+    assert model.z_shapes == [(4, 4, 4), (16, 2, 2)]
+    x = torch.rand(3, 3, 16, 16)
+    ab = model.chroma(x)
+    assert ab.shape == (3, 2, 8, 8)
+    assert torch.allclose(ab, chroma(x).unfold(2, 2, 2).unfold(3, 2, 2).mean((-1, -2)), atol=1e-6)
+    zs, _ = model.flow(ab, lightness(x))
+    assert (model.inverse_flow(zs, lightness(x)) - ab).abs().max() < 1e-5
+    recon = model.reconstruct(x)
+    up = torch.nn.functional.interpolate(ab, size=16, mode="bilinear", align_corners=False)
+    assert (recon - to_rgb(lightness(x), up)).abs().max() < 1e-4
+    inside = (recon > 0.01).all(1, keepdim=True) & (recon < 0.99).all(1, keepdim=True)
+    assert ((lightness(recon) - lightness(x)).abs()[inside] < 1e-3).all()
+    nll = model.nll_terms(x, noise=False)
+    assert model.bits_per_dim(nll).tolist() == pytest.approx((nll / (128 * math.log(2))).tolist())
+
+
 def test_nll_is_a_conditional_density_of_ab_in_cielab_units_per_colour_dimension():
     model = CINN(DataInfo("rgb8", 3, 8), L=2, **SMALL).eval()
     x = torch.rand(2, 3, 8, 8)
@@ -120,7 +142,7 @@ def test_it_learns_which_colour_goes_with_which_lightness():
     xt, _ = data.test.first(32)
     g = torch.Generator().manual_seed(0)
     grey_error = chroma(xt).pow(2).mean().sqrt().item() * 110  # the grey image's: ab = 0
-    before_nll = model.nll(xt, generator=g).mean().item()
+    before_nll = model.nll(xt, generator=g).mean()
     for _ in range(200):
         x, y = data.train.batch(torch.randint(0, len(data.train), (32,), generator=g))
         model.train_step(x, y)
@@ -129,4 +151,5 @@ def test_it_learns_which_colour_goes_with_which_lightness():
     colourings = model.colourise(lightness(xt), 1, temperature=0.0, generator=g)[:, 0]
     error = (chroma(colourings) - chroma(xt)).pow(2).mean().sqrt().item() * 110
     assert error < 0.75 * grey_error, (error, grey_error)
-    assert model.nll(xt, generator=g).mean().item() < before_nll / 2
+    gain = model.bits_per_dim(before_nll - model.nll(xt, generator=g).mean()).item()
+    assert gain > 1.5, gain  # bits per colour dimension

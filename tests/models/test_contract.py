@@ -92,8 +92,8 @@ def check_contract(name: str, tmp_path) -> None:
         assert kept < 0.02, f"a colouring must keep the grey image it colours (mean |L difference| {kept:.3f})"
         if cls.can_transfer:
             with torch.no_grad():
-                own = model.transfer(xt, xt)
-            assert (own - xt).abs().max() < 1e-3, "transfer(x, x): an image's own colours on its own lightness"
+                own, recon = model.transfer(xt, xt), model.reconstruct(xt, yt)
+            assert (own - recon).abs().max() < 1e-3, "transfer(x, x): an image's own colours on its own lightness"
     for grid_name, grid in model.extra_grids(xt, yt, torch.Generator().manual_seed(0)).items():
         assert grid.shape[1:] == shape and grid.min() >= 0 and grid.max() <= 1, f"extra grid {grid_name}"
 

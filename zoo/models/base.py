@@ -232,9 +232,14 @@ class Colouriser(GenerativeModel):
         grey = self.grey_bank[torch.arange(n, device=self.grey_bank.device) % max(1, int(self.bank_size))]
         return self.colourise(grey, 1, self.sample_temperature, generator)[:, 0]
 
+    @property
+    def colour_dims(self) -> int:
+        """How many values of ab a density is of: 2 H W (fewer where chroma is subsampled)."""
+        return 2 * self.info.image_size**2
+
     def bits_per_dim(self, nll_nats: torch.Tensor) -> torch.Tensor:
-        """Bits per colour dimension: the density is of the 2 H W values of ab, given L."""
-        return nll_nats / (2 * self.info.image_size**2 * math.log(2.0))
+        """Bits per colour dimension: the density is of the ``colour_dims`` values of ab, given L."""
+        return nll_nats / (self.colour_dims * math.log(2.0))
 
     @torch.no_grad()
     def extra_grids(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -6,6 +6,11 @@ conditioned on the image's lightness L through a conditioning network c = h(L) t
 
     z = f(ab; c),        p(ab | L) = N(z; 0, I) |det df(ab; c) / d ab|
 
+ab is modelled at half the grey image's resolution (``ab_subsampling``, JPEG's 4:2:0; the paper's
+code models it at a quarter and upsamples): ab = mean of each 2x2 block, and a colouring is
+up(f^-1(z; c)), bilinearly, under the full-resolution L. A quarter of the dimensions, so the
+flow's coarsest latent (4x4 on 64x64 images) carries an image's colour scheme as a whole.
+
 so every z gives a different colouring of the same grey image, and the loss is the exact negative
 log-likelihood (eq. 4), in nats per image:
 
@@ -25,19 +30,19 @@ Sampling: ab = f^-1(T z; h(L)), z ~ N(0, I) at temperature T. Guided generation,
 
 Data: 8-bit RGB, dequantised with uniform noise before Lab (a flow on the discrete colours would
 pile density on them); ab is scaled by 1/110 for the network, and the log-det of that scaling is
-counted, so the reported figure is a density of ab in CIELAB units, in bits per colour dimension
-(2 H W values): a conditional density, not comparable with Glow's bits/dim of whole images.
+counted, so the reported figure is a density of (subsampled) ab in CIELAB units, in bits per
+colour dimension (2 h w values): a conditional density, not comparable with Glow's bits/dim.
 
 The zoo interface: ``encode(x)`` is the full invertible code of an image, [L, z_1, ..., z_L]
-(lightness and colour latent), so ``decode`` and ``reconstruct`` are exact and a morph cross-fades
-the grey image while it walks the colour latent; ``sample(n)`` colours fixed grey images
-(``Colouriser``).
+(lightness and colour latent), so ``decode`` and ``reconstruct`` are exact up to the chroma
+subsampling (exact with ``ab_subsampling=1``) and a morph cross-fades the grey image while it walks
+the colour latent; ``sample(n)`` colours fixed grey images (``Colouriser``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -46,10 +51,18 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import Colouriser
-from zoo.nn.colour import AB_SCALE, ConditionNet, chroma, lightness, to_rgb
+from zoo.nn.colour import (
+    AB_SCALE,
+    ConditionNet,
+    chroma,
+    colour_levels,
+    lightness,
+    subsample_chroma,
+    to_rgb,
+    upsample_chroma,
+)
 from zoo.nn.flows import FlowStep, squeeze, unsqueeze
 from zoo.nn.losses import gaussian_log_prob
-from zoo.nn.pixels import halvings
 from zoo.options import LearningRate, Size
 from zoo.registry import MODELS
 
@@ -70,6 +83,7 @@ class CINN(Colouriser):
         info: DataInfo,
         K: Annotated[int, Field(ge=1, le=64)] = 4,
         L: Annotated[int, Field(ge=1, le=6)] | None = None,
+        ab_subsampling: Literal[1, 2, 4] = 2,
         hidden_channels: Size = 64,
         cond_width: Size = 32,
         cond_context: bool = True,
@@ -80,15 +94,19 @@ class CINN(Colouriser):
         warmup_steps: Annotated[int, Field(ge=0)] = 200,
     ):
         super().__init__(info)
-        if L is None:  # three levels where the size allows (64 -> 32, 16, 8), else as many as halve it
-            L = max(1, min(3, halvings(info.image_size, 4)))
-        if info.image_size % 2**L:
-            raise ZooError(f"image_size {info.image_size} cannot be squeezed L={L} times; lower model.L")
+        size = info.image_size // ab_subsampling  # of the modelled ab
+        if info.image_size % ab_subsampling:
+            raise ZooError(f"image_size {info.image_size} is not divisible by model.ab_subsampling={ab_subsampling}")
+        if L is None:  # three levels where the size allows (32 -> 16, 8, 4), else as many as halve it
+            L = colour_levels(size)
+        if size % 2**L:
+            raise ZooError(f"ab of {size}x{size} cannot be squeezed L={L} times; lower model.L")
+        self.ab_subsampling = ab_subsampling
         self.temperature, self.grid_temperature = temperature, grid_temperature
         self.lr, self.warmup_steps = lr, warmup_steps
-        self.condition = ConditionNet(cond_width, L, context=cond_context)
+        self.condition = ConditionNet(cond_width, L, context=cond_context, skip=ab_subsampling.bit_length() - 1)
         levels, self.z_shapes = [], []
-        c, size = 2, info.image_size  # ab
+        c = 2  # ab
         for i in range(L):
             c, size = c * 4, size // 2  # after the squeeze
             levels.append(
@@ -106,7 +124,8 @@ class CINN(Colouriser):
 
     # -- the flow, given the condition ---------------------------------------------------------
     def flow(self, ab: torch.Tensor, grey: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Scaled ab (B, 2, H, W) given the grey image -> (z per level, log |det J| per image)."""
+        """Scaled, subsampled ab (B, 2, h, w) given the grey image (B, 1, H, W) -> (z per level,
+        log |det J| per image)."""
         cond = self.condition(grey)
         h, zs, logdet = ab, [], ab.new_zeros(ab.shape[0])
         for i, steps in enumerate(self.levels):
@@ -120,7 +139,7 @@ class CINN(Colouriser):
         return [*zs, h], logdet
 
     def inverse_flow(self, zs: list[torch.Tensor], grey: torch.Tensor) -> torch.Tensor:
-        """z per level given the grey image -> scaled ab (B, 2, H, W)."""
+        """z per level given the grey image (B, 1, H, W) -> scaled, subsampled ab (B, 2, h, w)."""
         cond = self.condition(grey)
         h = zs[-1]
         for i in reversed(range(len(self.levels))):
@@ -136,10 +155,18 @@ class CINN(Colouriser):
         uniform noise (or at the bin centres when ``noise`` is False)."""
         offset = torch.rand(x.shape, device=x.device, generator=generator) if noise else torch.full_like(x, 0.5)
         x = (torch.round(x * 255) + offset) / 256
-        zs, logdet = self.flow(chroma(x), lightness(x))
+        ab = self.chroma(x)
+        zs, logdet = self.flow(ab, lightness(x))
         log_pz = sum(gaussian_log_prob(z) for z in zs)
-        dims = 2 * x.shape[2] * x.shape[3]
-        return -(log_pz + logdet) + dims * math.log(AB_SCALE)  # p(ab_lab) = p(ab_lab / 110) / 110^dims
+        return -(log_pz + logdet) + self.colour_dims * math.log(AB_SCALE)  # p(ab_lab) = p(ab_lab / 110) / 110^dims
+
+    def chroma(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB (B, 3, H, W) -> the modelled ab, scaled and subsampled (B, 2, h, w)."""
+        return subsample_chroma(chroma(x), self.ab_subsampling)
+
+    def colour(self, grey: torch.Tensor, zs: list[torch.Tensor]) -> torch.Tensor:
+        """The colouring of a grey image (B, 1, H, W) that z gives: RGB (B, 3, H, W)."""
+        return to_rgb(grey, upsample_chroma(self.inverse_flow(zs, grey), grey.shape[-1]))
 
     # -- training ------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -165,6 +192,10 @@ class CINN(Colouriser):
         return (1.0, self.grid_temperature)
 
     @property
+    def colour_dims(self) -> int:
+        return 2 * (self.info.image_size // self.ab_subsampling) ** 2
+
+    @property
     def likelihood_data(self) -> str:
         return "ab given L (CIELAB units, per colour dimension)"
 
@@ -175,20 +206,19 @@ class CINN(Colouriser):
         t = self.temperature if temperature is None else temperature
         grey = grey.repeat_interleave(n, dim=0)  # (B n, 1, H, W): image b's n draws are rows b n ... b n + n - 1
         zs = [t * torch.randn(len(grey), *s, device=grey.device, generator=generator) for s in self.z_shapes]
-        rgb = to_rgb(grey, self.inverse_flow(zs, grey))
+        rgb = self.colour(grey, zs)
         return rgb.view(-1, n, *rgb.shape[1:])  # (B, n, 3, H, W)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[grey image, z_1, ..., z_L]: lightness and the colour latent, together an invertible code."""
         grey = lightness(x)
-        zs, _ = self.flow(chroma(x), grey)
+        zs, _ = self.flow(self.chroma(x), grey)
         return [grey, *zs]
 
     @torch.no_grad()
     def decode(self, code: list[torch.Tensor], y: torch.Tensor | None = None) -> torch.Tensor:
-        grey, zs = code[0], code[1:]
-        return to_rgb(grey, self.inverse_flow(zs, grey))
+        return self.colour(code[0], code[1:])
 
     @torch.no_grad()
     def transfer(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
