@@ -43,6 +43,7 @@ def test_the_catalogue_offers_the_newest_finished_run_of_each_model_by_what_it_c
     assert [e.model for e in cat.entries_for("quickdraw", "sample")] == sorted([*ENCODERS, "dcgan"])
     assert [e.model for e in cat.entries_for("quickdraw", "style_mix")] == ["alae"]
     assert [e.model for e in cat.entries_for("colour", "colourise")] == ["cinn", "colour_regression"]
+    assert [e.model for e in cat.entries_for("colour", "transfer")] == ["cinn"]  # a regression has no latent
     assert cat.keys("style_mix") == [e.key for e in cat.entries_for("quickdraw", "style_mix")]
     assert cat.data_sets("colourise") == ["colour"] and "quickdraw" in cat.data_sets("encode")
 

@@ -71,7 +71,8 @@ class Catalogue:
 
     def entries_for(self, data: str, need: str = "any") -> list[Entry]:
         """The runs on ``data`` that can do ``need``: ``encode``, ``sample`` (images from nothing,
-        not colourisers), ``style_mix``, ``colourise`` or ``any``; sorted by model name."""
+        not colourisers), ``style_mix``, ``colourise``, ``transfer`` (one image's colours on another) or
+        ``any``; sorted by model name."""
         return sorted(
             (e for e in self.entries.values() if e.data == data and self._can(e, need)), key=lambda e: e.model
         )
@@ -99,6 +100,7 @@ class Catalogue:
             "sample": not family.colourises,
             "style_mix": family.can_style_mix,
             "colourise": family.colourises,
+            "transfer": family.can_transfer,
         }[need]
 
     # -- loading --------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def build_page(studio: Studio) -> gr.Blocks:
             # -- 4. colourise ------------------------------------------------------------------
             with gr.Tab("Colourise", id="colourise"):
                 colourisers = cat.keys("colourise")
-                cinns = [k for k in colourisers if cat.entries[k].family.can_transfer]
+                cinns = cat.keys("transfer")
                 colour_run = gr.Dropdown(
                     colourisers,
                     value=_choice(colourisers, cinns[-1] if cinns else None),
