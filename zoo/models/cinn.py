@@ -6,11 +6,6 @@ conditioned on the image's lightness L through a conditioning network c = h(L) t
 
     z = f(ab; c),        p(ab | L) = N(z; 0, I) |det df(ab; c) / d ab|
 
-ab is modelled at half the grey image's resolution (``ab_subsampling``, JPEG's 4:2:0; the paper's
-code models it at a quarter and upsamples): ab = mean of each 2x2 block, and a colouring is
-up(f^-1(z; c)), bilinearly, under the full-resolution L. A quarter of the dimensions, so the
-flow's coarsest latent (4x4 on 64x64 images) carries an image's colour scheme as a whole.
-
 so every z gives a different colouring of the same grey image, and the loss is the exact negative
 log-likelihood (eq. 4), in nats per image:
 
@@ -24,6 +19,11 @@ Glow's multi-scale squeeze -> K steps -> split; level i's steps see the conditio
 feature map at their resolution, which (``cond_context``) also carries the coarser maps and a global
 vector of the whole image (the paper's conditioning network also ends in one global vector)
 (``zoo/nn/colour.py``). Layers: ``zoo/nn/flows.py``, shared with Glow.
+
+ab is modelled at half the grey image's resolution (``ab_subsampling``, JPEG's 4:2:0; the paper's
+code models it at a quarter and upsamples): ab = mean of each 2x2 block, and a colouring is
+up(f^-1(z; c)), bilinearly, under the full-resolution L (the regression baseline's head upsamples
+the same way). A quarter of the dimensions; the flow's coarsest latent is 4x4 on 64x64 images.
 
 Sampling: ab = f^-1(T z; h(L)), z ~ N(0, I) at temperature T. Guided generation, colour transfer
 (section 4.2): z = f(ab_1; h(L_1)) of one colour image decoded under another image's h(L_2).
