@@ -75,11 +75,11 @@ def test_every_writer_has_its_own_temporary_names(tmp_path):
 
 
 def test_two_identical_commands_started_together_never_share_a_run(quickdraw_root, tmp_path):
-    """Three times: an interrupted run exists, and two identical ``resume=auto`` commands start at
+    """Twice: an interrupted run exists, and two identical ``resume=auto`` commands start at
     once. One resumes it, the other trains a run of its own; both finish, every run's logged steps
     are each logged once and in order, and no folder has two writers' files."""
     args = fast(quickdraw_root, "dcgan", steps=10)
-    for _ in range(3):
+    for _ in range(2):
         resumable = interrupted_run(quickdraw_root, tmp_path, args)
         before = set((tmp_path / "runs" / "dcgan-quickdraw").iterdir())
         procs = [
