@@ -101,10 +101,10 @@ class CINN(Colouriser):
             L = colour_levels(size)
         if size % 2**L:
             raise ZooError(f"ab of {size}x{size} cannot be squeezed L={L} times; lower model.L")
-        self.ab_subsampling = ab_subsampling
+        self.ab_subsampling, self.ab_size = ab_subsampling, size
         self.temperature, self.grid_temperature = temperature, grid_temperature
         self.lr, self.warmup_steps = lr, warmup_steps
-        self.condition = ConditionNet(cond_width, L, context=cond_context, skip=ab_subsampling.bit_length() - 1)
+        self.condition = ConditionNet(cond_width, L, context=cond_context, skip=int(math.log2(ab_subsampling)))
         levels, self.z_shapes = [], []
         c = 2  # ab
         for i in range(L):
@@ -193,7 +193,7 @@ class CINN(Colouriser):
 
     @property
     def colour_dims(self) -> int:
-        return 2 * (self.info.image_size // self.ab_subsampling) ** 2
+        return 2 * self.ab_size**2
 
     @property
     def likelihood_data(self) -> str:
