@@ -112,15 +112,17 @@ def test_an_image_file_can_be_one_end(trained_runs, tmp_path):
     assert gif_frames(tmp_path / "mine_to_test1_linear_4.gif")[1] == 4 * 100
 
 
-def test_models_without_an_encoder_and_bad_arguments_get_one_clear_message(trained_runs, tmp_path):
-    def morph(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "zoo.morph", *args], cwd=ROOT, capture_output=True, text=True)
-
-    result = morph(f"run={trained_runs['dcgan']}", "a=0", "b=1")
+def test_models_without_an_encoder_and_bad_arguments_get_one_clear_message(trained_runs, tmp_path, capsys):
+    # the command as a user runs it: exit code 2 and one line, no traceback
+    args = [f"run={trained_runs['dcgan']}", "a=0", "b=1"]
+    result = subprocess.run([sys.executable, "-m", "zoo.morph", *args], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "DCGAN has no encoder" in result.stderr and "Traceback" not in result.stderr
-    result = morph(f"run={trained_runs['vae']}", "a=0", "b=99999")
-    assert result.returncode == 2 and "out of range" in result.stderr
-    result = morph(f"run={tmp_path}", "a=0", "b=1")
-    assert result.returncode == 2 and "not a genzoo run folder" in result.stderr
-    result = morph(f"run={trained_runs['vae']}", "frame=3")
-    assert result.returncode == 2 and "Could not override 'frame'. (the options are run, a, b, frames" in result.stderr
+    # the other refusals through the same entry point, in this process
+    for args, message in [
+        ([f"run={trained_runs['vae']}", "a=0", "b=99999"], "out of range"),
+        ([f"run={tmp_path}", "a=0", "b=1"], "not a genzoo run folder"),
+        ([f"run={trained_runs['vae']}", "frame=3"], "Could not override 'frame'. (the options are run, a, b, frames"),
+    ]:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err

@@ -9,8 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.test_compare_cli import run_compare
+from zoo.compare.colourise import tuned_temperature
+from zoo.compare.options import CompareOptions
+from zoo.nn.colour import AB_SCALE, chroma, lightness, to_rgb
 
 
 def compare_args(root: Path, out: Path, task: str = "colourise") -> list[str]:
@@ -60,18 +64,51 @@ def test_colourise_scores_both_colourisers_against_the_two_reference_rows(colour
         assert isinstance(row["fid_zoo"], float) and row["fid_inception"] == "n/a: not in metrics.feature_spaces"
     assert cinn["images_seen"] == 6 * 16 and cinn["temperature"] == 1.0
     assert regression["temperature"].startswith("n/a: one answer per grey image")
+    tuned = rows["cinn, T tuned on training images"]  # a second cINN row; none for the regression
+    assert {r["model"] for r in data["rows"]} == {*rows} and len(rows) == 5
+    curve = dict(pair.split(":") for pair in tuned["tuning_curve"].split())
+    assert list(curve) == ["0.5", "0.6", "0.7", "0.8", "0.9", "1"]
+    assert tuned["temperature"] == min(map(float, curve), key=lambda t: (float(curve[f"{t:g}"]), -t))
+    assert tuned["bits_per_colour_dim"] == cinn["bits_per_colour_dim"] and tuned["run"] == cinn["run"]
     report = (out / "report.md").read_text()
     assert "| cinn |" in report and "best-of-4 RMSE ab" in report and "bits/colour dim" in report
+    assert "| cinn, T tuned on training images |" in report and "- cinn, T tuned on training images: 0.5:" in report
     assert "best-of-4 RMSE ab" in result.stdout
 
 
 def test_colour_temperature_sets_the_cinns_and_zero_makes_its_colourings_one(colourisers):
     workdir, root = colourisers
     out = workdir / "cmp-t0"
-    result = run_compare(*compare_args(root, out), "colour_temperature=0", cwd=workdir)
+    result = run_compare(*compare_args(root, out), "colour_temperature=0", "tuning_temperatures=[]", cwd=workdir)
     assert result.returncode == 0, result.stderr
     rows = {r["model"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
     assert rows["cinn"]["temperature"] == 0 and rows["cinn"]["variance_ab"] == pytest.approx(0, abs=1e-6)
+    assert not any("tuned" in name for name in rows)  # tuning_temperatures=[]: no tuned row
+    assert "tuned" not in (out / "report.md").read_text()
+
+
+class ShiftedColouriser:
+    """Colours every pixel ab = (a, 0) with a = 40 T: the lower the temperature, the smaller the shift."""
+
+    def colourise(self, grey, n, temperature, generator):
+        ab = torch.zeros(len(grey), 2, *grey.shape[2:])
+        ab[:, 0] = 40 * temperature / AB_SCALE
+        return to_rgb(grey, ab)[:, None].expand(-1, n, -1, -1, -1)
+
+
+def test_the_tuned_temperature_is_the_one_whose_colourings_are_closest_on_the_given_images():
+    grey = torch.full((6, 1, 8, 8), 0.5)
+    ab = torch.zeros(6, 2, 8, 8)
+    ab[:, 0] = 28 / AB_SCALE  # the images' own a: 40 T at T = 0.7
+    images = to_rgb(grey, ab)
+    assert chroma(images)[:, 0].mean() * AB_SCALE == pytest.approx(28, abs=0.5)
+    assert lightness(images).mean() == pytest.approx(0.5, abs=1e-3)
+    options = CompareOptions(colourings=3, batch_size=4, tuning_temperatures=[1.0, 0.5, 0.7, 0.9])
+    best, curve = tuned_temperature(ShiftedColouriser(), images, options, torch.device("cpu"))
+    assert best == 0.7 and list(curve) == [0.5, 0.7, 0.9, 1.0]  # read off in order, once each
+    # a is off by 8 at T = 0.5 and by 12 at T = 1, b never: the RMSE over both channels is that / sqrt(2)
+    assert curve[0.7] < 1 < curve[0.5] == pytest.approx(8 / 2**0.5, abs=0.4)
+    assert curve[1.0] == pytest.approx(12 / 2**0.5, abs=0.4)
 
 
 def test_the_unconditional_comparison_points_a_colouriser_to_task_colourise(colourisers):

@@ -8,7 +8,8 @@ set: FID and KID of the first colouring of each image against the training image
 reference, features and N as the unconditional table), the conditional bits per colour dimension
 where the model has a likelihood, and the cost columns. Two reference rows frame every figure:
 the ground truth (the floor of the errors; its FID is test vs train) and the grey input itself
-(ab = 0: what a colouriser that adds nothing scores).
+(ab = 0: what a colouriser that adds nothing scores). A sampling colouriser gets a second row at
+the one of ``tuning_temperatures`` that colours training images best (``tuned_temperature``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from zoo.trained import load_trained
 log = logging.getLogger("zoo")
 
 TRUTH, GREY = "ground truth", "grey input (ab = 0)"
+TUNED = "T tuned on training images"  # the second row of a sampling colouriser (tuned_temperature)
 
 COLUMNS = [  # (column, key, format)
     ("model", "model", "{}"),
@@ -70,7 +72,7 @@ deterministic model). Colourfulness: Hasler & Süsstrunk (2003) of the first col
 (the unconditional table's reference, so the ground-truth row is test vs train, not 0). \
 bits/colour dim: the conditional density of ab given L, a different quantity from any bits/dim of \
 whole images.
-
+{tuning}
 Data key `{data_key}`.
 
 {table}
@@ -118,27 +120,49 @@ def colourise_rows(
             continue
         for i in range(min(3, options.colourings)):
             images[f"{name} {i + 1}"] = colourings[:shown, i]
+        if options.tuning_temperatures and isinstance(row["temperature"], float):
+            tuned_name = f"{name}, {TUNED}"
+            log.info(
+                "choosing %s's temperature on %d training images",
+                name,
+                min(options.tuning_images, len(ref.train_images)),
+            )
+            row, colourings = score_picked(
+                tuned_name, choice, lambda n, run: model_row(n, run, data, ref, options, device, tune=True)
+            )
+            rows.append(row)
+            if colourings is not None:
+                images[f"{name} T={row['temperature']:g}"] = colourings[:shown, 0]
     return rows, images, ref
 
 
 @torch.no_grad()
 def model_row(
-    name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
+    name: str,
+    run_dir: Path,
+    data: DataBundle,
+    ref: Reference,
+    options: CompareOptions,
+    device: torch.device,
+    tune: bool = False,
 ) -> tuple[dict[str, Any], torch.Tensor]:
+    """A colouriser's row: at its own temperature (or ``colour_temperature``), or with ``tune`` at
+    the one of ``tuning_temperatures`` that ``tuned_temperature`` picks on training images."""
     trained = load_trained(run_dir, device=device)
     model = trained.model
     if not model.colourises:  # discovery only picks colourisers; a runs=[...] entry may not be
         raise ZooError(f"{name} is not a colouriser (compare it with task=generate)")
-    generator = torch.Generator(device=device).manual_seed(options.seed)
-    temperature = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
-    truth, chunks = ref.test_images, []
-    start = time.perf_counter()
-    for i in range(0, len(truth), options.batch_size):
-        grey = lightness(truth[i : i + options.batch_size]).to(device)
-        chunks.append(model.colourise(grey, options.colourings, temperature, generator).float().cpu())
-    colourings = torch.cat(chunks)  # (N, n, 3, H, W)
-    speed = len(truth) * options.colourings / (time.perf_counter() - start)
     row: dict[str, Any] = {"model": name, "run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
+    if tune:
+        temperature, curve = tuned_temperature(model, ref.train_images[: options.tuning_images], options, device)
+        row["tuning_curve"] = " ".join(f"{t:g}:{rmse:.2f}" for t, rmse in curve.items())
+    else:
+        temperature = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
+    truth = ref.test_images
+    generator = torch.Generator(device=device).manual_seed(options.seed)
+    start = time.perf_counter()
+    colourings = colour_all(model, truth, temperature, generator, options, device)
+    speed = len(truth) * options.colourings / (time.perf_counter() - start)
     row |= colour_errors(colourings, truth) | feature_scores(colourings[:, 0], ref, options)
     row["temperature"] = temperature if model.stochastic else NA("one answer per grey image: no temperature")
     row["colourised_images_per_s"] = speed
@@ -150,6 +174,33 @@ def model_row(
     else:
         row["bits_per_colour_dim"] = NA("no likelihood (a regression)")
     return row | score_cost(model, run_dir), colourings
+
+
+def colour_all(
+    model, images: torch.Tensor, temperature: float, generator: torch.Generator, options: CompareOptions, device
+) -> torch.Tensor:
+    """``options.colourings`` colourings (N, n, 3, H, W) of the grey versions of images (N, 3, H, W)."""
+    chunks = []
+    for i in range(0, len(images), options.batch_size):
+        grey = lightness(images[i : i + options.batch_size]).to(device)
+        chunks.append(model.colourise(grey, options.colourings, temperature, generator).float().cpu())
+    return torch.cat(chunks)
+
+
+def tuned_temperature(model, images: torch.Tensor, options: CompareOptions, device) -> tuple[float, dict[float, float]]:
+    """The temperature of ``options.tuning_temperatures`` whose colourings of ``images`` have the
+    lowest best-of-n ab RMSE (a tie: the higher, more varied one), and that RMSE at each.
+
+    A sampling colouriser's one free choice at test time, like Glow's sampling temperature; it is made
+    on training images so that the test figures stay held out. The regression baseline has no such
+    choice: its L2 training already aims at the lowest RMSE."""
+    curve = {}
+    for t in sorted(set(options.tuning_temperatures)):
+        generator = torch.Generator(device=device).manual_seed(options.seed)
+        colourings = colour_all(model, images, t, generator, options, device)
+        curve[t] = colour_errors(colourings, images)["best_of_n_rmse_ab"]
+    best = min(curve, key=lambda t: (curve[t], -t))
+    return best, curve
 
 
 def colour_errors(colourings: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -185,6 +236,19 @@ def feature_scores(images: torch.Tensor, ref: Reference, options: CompareOptions
     return row
 
 
+def tuning_text(rows: list[dict[str, Any]], options: CompareOptions, n_train: int) -> str:
+    """The paragraph on the tuned rows: how each temperature was chosen, and the curve it was read off."""
+    curves = [f"- {r['model']}: {r['tuning_curve']}" for r in rows if "tuning_curve" in r]
+    if not curves:
+        return ""
+    grid = ", ".join(f"{t:g}" for t in sorted(set(options.tuning_temperatures)))
+    return (
+        f"\nRows `<model>, {TUNED}`: the same run at the temperature of {grid} whose best-of-{options.colourings} "
+        f"ab RMSE is lowest on {min(options.tuning_images, n_train)} training images (never the test images); "
+        "each temperature's RMSE on those training images:\n" + "\n".join(curves) + "\n"
+    )
+
+
 def write_colourise_report(
     out: Path, rows: list[dict[str, Any]], images: dict[str, torch.Tensor], ref: Reference, options, data
 ) -> tuple[Path, str]:
@@ -215,6 +279,7 @@ def write_colourise_report(
         spaces="\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items()),
         reasons="\n".join(reasons(rows)),
         shown=min(3, options.colourings),
+        tuning=tuning_text(rows, options, len(ref.train_images)),
     )
     atomic_write_text(out / "report.md", text, "comparison report")
     return grid, table

@@ -39,6 +39,10 @@ class CompareOptions(Options):
     task: Literal["generate", "colourise"] = "generate"
     colourings: Annotated[int, Field(ge=1, le=1000)] = 8  # per grey test image, with task=colourise
     colour_temperature: Annotated[float, Field(ge=0.0, le=10.0)] | None = None  # None: each model's own
+    tuning_temperatures: list[Annotated[float, Field(ge=0.0, le=10.0)]] = Field(
+        default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    )  # a second row per sampling colouriser, at the best of these on training images; []: none
+    tuning_images: Annotated[int, Field(ge=1, le=100_000)] = 256
     n_samples: Annotated[int, Field(ge=2, le=1_000_000)] = 10000
     seed: Seed = 0
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
