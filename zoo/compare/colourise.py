@@ -114,66 +114,68 @@ def colourise_rows(
     shown, images = 6, {"grey": grey_rgb(grey[:6]), "truth": truth[:6]}
     for name, choice in picked.items():
         log.info("colourising with %s (%s)", name, choice.run)
-        row, colourings = score_picked(name, choice, lambda n, run: model_row(n, run, data, ref, options, device))
+        row, scored = score_picked(name, choice, lambda n, run: model_rows(n, run, data, ref, options, device))
         rows.append(row)
-        if colourings is None:
+        if scored is None:
             continue
+        colourings, tuned = scored
         for i in range(min(3, options.colourings)):
             images[f"{name} {i + 1}"] = colourings[:shown, i]
-        if options.tuning_temperatures and isinstance(row["temperature"], float):
-            tuned_name = f"{name}, {TUNED}"
-            log.info(
-                "choosing %s's temperature on %d training images",
-                name,
-                min(options.tuning_images, len(ref.train_images)),
-            )
-            row, colourings = score_picked(
-                tuned_name, choice, lambda n, run: model_row(n, run, data, ref, options, device, tune=True)
-            )
-            rows.append(row)
-            if colourings is not None:
-                images[f"{name} T={row['temperature']:g}"] = colourings[:shown, 0]
+        if tuned is not None:
+            tuned_row, tuned_colourings = tuned
+            rows.append(tuned_row | ({"unfinished": row["unfinished"]} if "unfinished" in row else {}))
+            images[f"{name} T={tuned_row['temperature']:g}"] = tuned_colourings[:shown, 0]
     return rows, images, ref
 
 
 @torch.no_grad()
-def model_row(
-    name: str,
-    run_dir: Path,
-    data: DataBundle,
-    ref: Reference,
-    options: CompareOptions,
-    device: torch.device,
-    tune: bool = False,
-) -> tuple[dict[str, Any], torch.Tensor]:
-    """A colouriser's row: at its own temperature (or ``colour_temperature``), or with ``tune`` at
-    the one of ``tuning_temperatures`` that ``tuned_temperature`` picks on training images."""
+def model_rows(
+    name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
+) -> tuple[dict[str, Any], tuple[torch.Tensor, tuple[dict[str, Any], torch.Tensor] | None]]:
+    """A colouriser's row at its own temperature (or ``colour_temperature``) with its colourings,
+    and for a sampling colouriser the row and colourings at the temperature ``tuned_temperature``
+    picks on training images (same run, loaded once: likelihood and cost are shared)."""
     trained = load_trained(run_dir, device=device)
     model = trained.model
     if not model.colourises:  # discovery only picks colourisers; a runs=[...] entry may not be
         raise ZooError(f"{name} is not a colouriser (compare it with task=generate)")
-    row: dict[str, Any] = {"model": name, "run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
-    if tune:
-        temperature, curve = tuned_temperature(model, ref.train_images[: options.tuning_images], options, device)
-        row["tuning_curve"] = " ".join(f"{t:g}:{rmse:.2f}" for t, rmse in curve.items())
+    head = {"run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
+    shared: dict[str, Any] = {}
+    if model.has_likelihood:
+        results = evaluate(
+            model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
+        )
+        shared["bits_per_colour_dim"] = results[f"test/{model.bits_label}"]
     else:
-        temperature = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
+        shared["bits_per_colour_dim"] = NA("no likelihood (a regression)")
+    shared |= score_cost(model, run_dir)
+    own = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
+    row, colourings = colourings_row(model, own, ref, options, device)
+    row = {"model": name} | head | row | shared
+    if not (model.stochastic and options.tuning_temperatures):
+        return row, (colourings, None)
+    tuning = ref.train_images[: options.tuning_images]
+    log.info("choosing %s's temperature on %d training images", name, len(tuning))
+    temperature, curve = tuned_temperature(model, tuning, options, device)
+    tuned_row, tuned_colourings = colourings_row(model, temperature, ref, options, device)
+    tuned_row = {"model": f"{name}, {TUNED}"} | head | tuned_row | shared
+    tuned_row["tuning_curve"] = " ".join(f"{t:g}:{rmse:.2f}" for t, rmse in curve.items())
+    return row, (colourings, (tuned_row, tuned_colourings))
+
+
+def colourings_row(
+    model, temperature: float, ref: Reference, options: CompareOptions, device
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """The colour and feature measures of the model's colourings of the test images at one temperature."""
     truth = ref.test_images
     generator = torch.Generator(device=device).manual_seed(options.seed)
     start = time.perf_counter()
     colourings = colour_all(model, truth, temperature, generator, options, device)
     speed = len(truth) * options.colourings / (time.perf_counter() - start)
-    row |= colour_errors(colourings, truth) | feature_scores(colourings[:, 0], ref, options)
+    row = colour_errors(colourings, truth) | feature_scores(colourings[:, 0], ref, options)
     row["temperature"] = temperature if model.stochastic else NA("one answer per grey image: no temperature")
     row["colourised_images_per_s"] = speed
-    if model.has_likelihood:
-        results = evaluate(
-            model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
-        )
-        row["bits_per_colour_dim"] = results[f"test/{model.bits_label}"]
-    else:
-        row["bits_per_colour_dim"] = NA("no likelihood (a regression)")
-    return row | score_cost(model, run_dir), colourings
+    return row, colourings
 
 
 def colour_all(
