@@ -182,13 +182,21 @@ def test_when_no_model_can_be_scored_compare_fails(trained, tmp_path):
     assert "cannot load" in (out / "report.md").read_text()  # the reasons are written down
 
 
+def default_sigint() -> None:
+    """Run in the child before exec: a shell without job control starts a background job (CI run
+    with ``&``) with SIGINT ignored, the ignoring is inherited, and Python then installs no
+    KeyboardInterrupt handler, so the child would never see the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_compare_leaves_no_report_and_no_traceback(trained, tmp_path):
     workdir, root = trained
-    env = {**os.environ, "WANDB_SILENT": "true"}
+    # PYTHONFAULTHANDLER: should the child hang, SIGABRT makes it print where (the failure shows it)
+    env = {**os.environ, "WANDB_SILENT": "true", "PYTHONFAULTHANDLER": "1"}
     out = tmp_path / "cmp"
     args = [*compare_args(root, out), "logger.mode=disabled", "metrics.feature_net_steps=100000"]
     command = [sys.executable, str(ROOT / "compare.py"), f"runs_dir={workdir / 'runs'}", "progress=false", *args]
-    proc = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     seen = ""
     while "comparing" not in seen:  # the reference is being built: a long feature-network training
         line = proc.stderr.readline()
@@ -196,7 +204,16 @@ def test_ctrl_c_during_compare_leaves_no_report_and_no_traceback(trained, tmp_pa
         seen += line
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=120)[1]
+    try:
+        rest = proc.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            where = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            where = "(its stderr stayed open 30 s after SIGABRT too: a child process of it holds it?)"
+        pytest.fail(f"compare did not stop within 120 s of Ctrl-C; where it was:\n{seen}{where}")
     assert proc.returncode == 130, seen + rest
     assert "Traceback" not in rest and "interrupted" in rest
     assert not (out / "report.md").exists()
