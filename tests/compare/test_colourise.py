@@ -73,6 +73,7 @@ def test_colourise_scores_both_colourisers_against_the_two_reference_rows(colour
     report = (out / "report.md").read_text()
     assert "| cinn |" in report and "best-of-4 RMSE ab" in report and "bits/colour dim" in report
     assert "| cinn, T tuned on training images |" in report and "- cinn, T tuned on training images: 0.5:" in report
+    assert f"`cinn T={tuned['temperature']:g}` (its first colouring at the tuned T)" in report  # its grid column
     assert "best-of-4 RMSE ab" in result.stdout
 
 

@@ -82,8 +82,8 @@ Feature spaces:
 
 {reasons}
 
-Images: `colourise.png` (grey input, ground truth, then {shown} colourings per model for the \
-same test images).
+Images: `colourise.png` (grey input, ground truth, then {shown} colourings per model{tuned_columns}, \
+for the same test images).
 """
 
 
@@ -281,6 +281,7 @@ def write_colourise_report(
         spaces="\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items()),
         reasons="\n".join(reasons(rows)),
         shown=min(3, options.colourings),
+        tuned_columns="".join(f", `{c}` (its first colouring at the tuned T)" for c in images if " T=" in c),
         tuning=tuning_text(rows, options, len(ref.train_images)),
     )
     atomic_write_text(out / "report.md", text, "comparison report")
