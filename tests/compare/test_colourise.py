@@ -75,6 +75,8 @@ def test_colourise_scores_both_colourisers_against_the_two_reference_rows(colour
     assert "| cinn, T tuned on training images |" in report and "- cinn, T tuned on training images: 0.5:" in report
     assert f"`cinn T={tuned['temperature']:g}` (its first colouring at the tuned T)" in report  # its grid column
     assert "best-of-4 RMSE ab" in result.stdout
+    assert f"T=0.5: best-of-4 ab RMSE {float(curve['0.5']):.2f}" in result.stderr  # the tuning's progress
+    assert f"chose T={tuned['temperature']:g}" in result.stderr
 
 
 def test_colour_temperature_sets_the_cinns_and_zero_makes_its_colourings_one(colourisers):

@@ -201,7 +201,9 @@ def tuned_temperature(model, images: torch.Tensor, options: CompareOptions, devi
         generator = torch.Generator(device=device).manual_seed(options.seed)
         colourings = colour_all(model, images, t, generator, options, device)
         curve[t] = colour_errors(colourings, images)["best_of_n_rmse_ab"]
+        log.info("  T=%g: best-of-%d ab RMSE %.2f on the training images", t, options.colourings, curve[t])
     best = min(curve, key=lambda t: (curve[t], -t))
+    log.info("  chose T=%g", best)
     return best, curve
 
 
