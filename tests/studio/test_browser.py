@@ -1,6 +1,7 @@
 """The studio in a real browser (Debian's headless Chromium through Selenium): the page is served
 on 127.0.0.1, strokes drawn with the mouse on canvases A and B reach every encoding model, and
-the reconstructions and morphs appear; an empty canvas gets a message in the page."""
+the reconstructions and morphs appear; an empty canvas gets a message in the page; a test photo is
+coloured 8 ways, with a reference's colours transferred, and "More" draws new colourings."""
 
 from __future__ import annotations
 
@@ -73,3 +74,24 @@ def test_a_file_that_is_not_a_picture_gets_a_message_in_the_page(page, tmp_path)
     b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
     _, message = b.timed_click(driver, "colour-go", "colour-message")
     assert "the photo (holiday.png) is not a picture the studio can read" in message, message
+
+
+def test_a_test_photo_is_coloured_eight_ways_with_its_reference_transferred_and_more_draws_again(page, tmp_path):
+    driver, url = page
+    driver.get(url)
+    b.open_tab(driver, "Colourise")  # the cINN is the run offered first
+    assert "test image 0" in b.timed_click(driver, "colour-photo-fill", "colour-message")[1]
+    assert "test image 1" in b.timed_click(driver, "colour-reference-fill", "colour-message")[1]
+    _, message = b.timed_click(driver, "colour-go", "colour-message")
+    assert "8 colourings at temperature 1, seed 0" in message, message
+    assert b.gallery_captions(driver, "colour-gallery") == [f"colouring {i}" for i in range(1, 9)]
+    assert b.css(driver, "#colour-grey img") and b.css(driver, "#colour-transfer img")  # grey input, transfer
+    drawn = {img.get_attribute("src") for img in b.css(driver, "#colour-gallery img")}
+    _, message = b.timed_click(driver, "colour-more", "colour-message")
+    assert "8 colourings at temperature 1, seed 1" in message, message
+    b.wait_for(
+        lambda: {img.get_attribute("src") for img in b.css(driver, "#colour-gallery img")} - drawn,
+        what="new colourings",
+    )
+    shots = Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path))
+    assert b.screenshot(driver, shots / "studio-colourise-browser-test.png").stat().st_size > 10_000

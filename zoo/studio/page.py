@@ -237,8 +237,13 @@ def build_page(studio: Studio) -> gr.Blocks:
                     more = gr.Button("More (a new draw)", elem_id="colour-more")
                 colour_message = gr.Markdown(elem_id="colour-message")
                 with gr.Row():
-                    grey = gr.Image(format="png", label="grey input", height=200)
-                    transferred = gr.Image(format="png", label="reference | its colours on the photo", height=200)
+                    grey = gr.Image(format="png", label="grey input", height=200, elem_id="colour-grey")
+                    transferred = gr.Image(
+                        format="png",
+                        label="reference | its colours on the photo",
+                        height=200,
+                        elem_id="colour-transfer",
+                    )
                 colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
                 photo_fill.click(studio.test_picture, [colour_run, photo_index], [photo, colour_message])
                 reference_fill.click(studio.test_picture, [colour_run, reference_index], [reference, colour_message])
