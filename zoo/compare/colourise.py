@@ -40,6 +40,7 @@ from zoo.trained import load_trained
 log = logging.getLogger("zoo")
 
 TRUTH, GREY = "ground truth", "grey input (ab = 0)"
+GRID_IMAGES = 6  # test images (rows) in colourise.png
 TUNED = "T tuned on training images"  # the second row of a sampling colouriser (tuned_temperature)
 
 COLUMNS = [  # (column, key, format)
@@ -111,30 +112,27 @@ def colourise_rows(
     for row in rows:
         row |= dict.fromkeys(("bits_per_colour_dim", "temperature"), NA("reference row"))
         row |= dict.fromkeys(("parameters", "train_minutes", "images_seen", "colourised_images_per_s"), "")
-    shown, images = 6, {"grey": grey_rgb(grey[:6]), "truth": truth[:6]}
+    images = {"grey": grey_rgb(grey[:GRID_IMAGES]), "truth": truth[:GRID_IMAGES]}
     for name, choice in picked.items():
         log.info("colourising with %s (%s)", name, choice.run)
         row, scored = score_picked(name, choice, lambda n, run: model_rows(n, run, data, ref, options, device))
         rows.append(row)
         if scored is None:
             continue
-        colourings, tuned = scored
-        for i in range(min(3, options.colourings)):
-            images[f"{name} {i + 1}"] = colourings[:shown, i]
-        if tuned is not None:
-            tuned_row, tuned_colourings = tuned
-            rows.append(tuned_row | ({"unfinished": row["unfinished"]} if "unfinished" in row else {}))
-            images[f"{name} T={tuned_row['temperature']:g}"] = tuned_colourings[:shown, 0]
+        columns, tuned_rows = scored
+        images |= columns
+        unfinished = {"unfinished": row["unfinished"]} if "unfinished" in row else {}  # the same run
+        rows += [tuned | unfinished for tuned in tuned_rows]
     return rows, images, ref
 
 
 @torch.no_grad()
 def model_rows(
     name: str, run_dir: Path, data: DataBundle, ref: Reference, options: CompareOptions, device: torch.device
-) -> tuple[dict[str, Any], tuple[torch.Tensor, tuple[dict[str, Any], torch.Tensor] | None]]:
-    """A colouriser's row at its own temperature (or ``colour_temperature``) with its colourings,
-    and for a sampling colouriser the row and colourings at the temperature ``tuned_temperature``
-    picks on training images (same run, loaded once: likelihood and cost are shared)."""
+) -> tuple[dict[str, Any], tuple[dict[str, torch.Tensor], list[dict[str, Any]]]]:
+    """A colouriser's row at its own temperature (or ``colour_temperature``), its grid columns, and
+    for a sampling colouriser the row at the temperature ``tuned_temperature`` picks on training
+    images, with one more column (same run, loaded once: likelihood and cost are shared)."""
     trained = load_trained(run_dir, device=device)
     model = trained.model
     if not model.colourises:  # discovery only picks colourisers; a runs=[...] entry may not be
@@ -152,15 +150,22 @@ def model_rows(
     own = model.sample_temperature if options.colour_temperature is None else options.colour_temperature
     row, colourings = colourings_row(model, own, ref, options, device)
     row = {"model": name} | head | row | shared
+    columns = {f"{name} {i + 1}": colourings[:GRID_IMAGES, i] for i in range(grid_colourings(options))}
     if not (model.stochastic and options.tuning_temperatures):
-        return row, (colourings, None)
+        return row, (columns, [])
     tuning = ref.train_images[: options.tuning_images]
     log.info("choosing %s's temperature on %d training images", name, len(tuning))
     temperature, curve = tuned_temperature(model, tuning, options, device)
-    tuned_row, tuned_colourings = colourings_row(model, temperature, ref, options, device)
+    tuned_row, colourings = colourings_row(model, temperature, ref, options, device)
     tuned_row = {"model": f"{name}, {TUNED}"} | head | tuned_row | shared
     tuned_row["tuning_curve"] = " ".join(f"{t:g}:{rmse:.2f}" for t, rmse in curve.items())
-    return row, (colourings, (tuned_row, tuned_colourings))
+    columns[f"{name} T={temperature:g}"] = colourings[:GRID_IMAGES, 0]
+    return row, (columns, [tuned_row])
+
+
+def grid_colourings(options: CompareOptions) -> int:
+    """How many of each model's colourings ``colourise.png`` shows."""
+    return min(3, options.colourings)
 
 
 def colourings_row(
@@ -282,7 +287,7 @@ def write_colourise_report(
         table=table,
         spaces="\n".join(f"- `{name}`: {label}" for name, label in meta["feature_spaces"].items()),
         reasons="\n".join(reasons(rows)),
-        shown=min(3, options.colourings),
+        shown=grid_colourings(options),
         tuned_columns="".join(f", `{c}` (its first colouring at the tuned T)" for c in images if " T=" in c),
         tuning=tuning_text(rows, options, len(ref.train_images)),
     )
