@@ -38,10 +38,10 @@ from zoo.build import build_model  # noqa: E402
 from zoo.data import build_data  # noqa: E402
 from zoo.ema import EMA  # noqa: E402
 from zoo.evaluation import EvalConfig  # noqa: E402
-from zoo.models.base import Stepper  # noqa: E402
+from zoo.optim import Stepper  # noqa: E402
 from zoo.registry import MODELS  # noqa: E402
 from zoo.tracking import Tracker  # noqa: E402
-from zoo.trainer import Trainer, TrainerConfig, autocast_dtype  # noqa: E402
+from zoo.trainer import Trainer, TrainerConfig, autocast_dtype, next_batch_size  # noqa: E402
 
 
 def defaults(name: str) -> tuple[dict, dict]:
@@ -77,24 +77,22 @@ def bare_loop(name, data, steps, batch_size, device, precision, channels_last) -
     model = new_model(name, data, device)
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=memory)
-    model.setup_optimizers()
     dtype = autocast_dtype(precision, device)
     _, trainer_defaults = defaults(name)  # the same arithmetic as the trainer: clipping, EMA
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    model.stepper = Stepper(scaler, trainer_defaults.get("grad_clip"))
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    stepper = Stepper(model, scaler, trainer_defaults.get("grad_clip"), autocast=autocast)
     decay = trainer_defaults.get("ema_decay")
     ema = EMA(model, model.ema_modules, decay) if decay and model.ema_modules else None
     order = torch.randperm(len(data.train))
     position, seen = 0, 0
     start = time.perf_counter()
-    for _ in range(steps):
-        b = model.next_batch_size(batch_size)
+    for step in range(1, steps + 1):
+        b = next_batch_size(model, seen, batch_size)
         x, y = data.train.batch(order[position : position + b])
         position = (position + b) % (len(order) - 1024)
         x = x.to(device).contiguous(memory_format=memory)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            model.train_step(x, y.to(device))
-        model.stepper.end_iteration()
+        stepper.train_batch(x, y.to(device), step)
         if ema is not None:
             ema.update(model)
         seen += b

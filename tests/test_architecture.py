@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 ZOO = ROOT / "zoo"
 # module prefix -> modules it must never import

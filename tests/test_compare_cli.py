@@ -15,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_train
-from tests.test_train_cli import fast
+from tests.helpers import ROOT, fast, run_compare, run_train
 from zoo.metrics import inception
-
-
-def run_compare(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_SILENT": "true"}
-    env.pop("WANDB_API_KEY", None)
-    command = [sys.executable, str(ROOT / "compare.py"), f"runs_dir={cwd / 'runs'}", "progress=false", *overrides]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

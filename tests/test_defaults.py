@@ -9,7 +9,7 @@ import inspect
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from zoo.compare import CompareOptions, MetricOptions
 from zoo.evaluation import EvalConfig
 from zoo.registry import DATASETS, MODELS

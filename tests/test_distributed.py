@@ -20,8 +20,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
-from tests.conftest import ROOT, tiny_bundle, tiny_model
-from tests.test_train_cli import fast, only_run
+from tests.helpers import ROOT, fast, only_run, tiny_bundle, tiny_model
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig

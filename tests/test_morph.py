@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import ROOT, doodles
+from tests.helpers import ROOT, doodles
 from zoo.errors import ZooError
 from zoo.morph import interpolate, main, morph_frames, slerp
 from zoo.trained import load_trained

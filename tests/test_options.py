@@ -23,11 +23,12 @@ import zoo.app
 import zoo.colourise
 import zoo.compare
 import zoo.morph
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from zoo.build import check_train_config
+from zoo.commands import parse_config
 from zoo.compare import check_compare_config
 from zoo.errors import ZooError
-from zoo.morph import parse_config, parse_options
+from zoo.morph import parse_options
 
 MODELS = sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))

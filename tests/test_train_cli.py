@@ -5,59 +5,15 @@ tests/faults/test_hostile_inputs.py)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, run_train, write_colour_folder
+from tests.helpers import data_name, fast, only_run, run_train
 from tests.wandb_records import logged
 from zoo.registry import MODELS
 
 ENCODES = {name for name in MODELS.names() if MODELS.get(name).can_encode}
 LIKELIHOOD = {name for name in MODELS.names() if MODELS.get(name).has_likelihood}
-
-
-def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
-    """Quick, Draw! doodles for every model but a colouriser, which gets a folder of colour images
-    (written beside the doodles) and refuses grey data."""
-    if MODELS.get(model).colourises:
-        folder = quickdraw_root / "colour"
-        if not folder.is_dir():
-            write_colour_folder(quickdraw_root)
-        data = [
-            "data=folder",
-            f"data.root={quickdraw_root}",
-            "data.path=colour",
-            "data.name=colour",
-            "data.image_size=16",
-        ]
-    else:
-        data = ["data=quickdraw", f"data.root={quickdraw_root}", "data.categories=[cat,smiley_face]"]
-    return [
-        f"model={model}",
-        *data,
-        "data.progress=false",
-        f"trainer.max_steps={steps}",
-        "trainer.batch_size=16",
-        "trainer.log_every=2",
-        "trainer.sample_every=2",
-        "trainer.checkpoint_every=2",
-        "trainer.n_samples=4",
-        "trainer.max_minutes=null",
-        "eval.n_test=20",
-        "logger.mode=disabled",
-        *TINY[model],
-    ]
-
-
-def data_name(model: str) -> str:
-    return "colour" if MODELS.get(model).colourises else "quickdraw"
-
-
-def only_run(tmp_path: Path, name: str) -> Path:
-    runs = sorted((tmp_path / "runs" / name).iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 @pytest.mark.parametrize("model", MODELS.names())
@@ -132,6 +88,11 @@ def test_wandb_offline_run_logs_losses_images_and_grouping(quickdraw_root, tmp_p
 
 def test_dcgan_on_28_pixel_mnist_explains_the_padding_fix(real_data, tmp_path):
     result = run_train(
-        "model=dcgan", "data=mnist", "logger.mode=disabled", cwd=tmp_path, env={"ZOO_DATA_DIR": str(real_data)}
+        "model=dcgan",
+        "data=mnist",
+        "logger.mode=disabled",
+        cwd=tmp_path,
+        env={"ZOO_DATA_DIR": str(real_data)},
+        process=True,  # the real command's exit code
     )
     assert result.returncode == 2 and "data.image_size=32" in result.stderr

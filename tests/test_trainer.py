@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import tiny_bundle
+from tests.helpers import Params, tiny_bundle
 from zoo.checkpoint import load_checkpoint
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
-from zoo.models.base import Stepper
 from zoo.models.dcgan import DCGAN
 from zoo.models.vae import VAE
+from zoo.optim import Stepper
 from zoo.runs import read_status
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, TrainerConfig
@@ -84,7 +84,7 @@ def test_resume_restores_optimizer_state(tmp_path):
     state = load_checkpoint(trainer.checkpoint_path)
     fresh = make_trainer(tmp_path, max_steps=2)
     fresh.load_state_dict(state)
-    for name, opt in fresh.model.optimizers.items():
+    for name, opt in fresh.stepper.optimizers.items():
         exp_avg = [s["exp_avg"] for s in opt.state.values()]
         assert exp_avg and all(t.abs().sum() > 0 for t in exp_avg), name
 
@@ -128,7 +128,7 @@ def test_non_finite_metric_returned_by_a_model_also_stops_at_the_next_log_line(t
 def test_stepper_clips_the_gradient_norm():
     layer = torch.nn.Linear(4, 1)
     opt = torch.optim.SGD(layer.parameters(), lr=0.0)
-    Stepper(grad_clip=0.5).step(layer(torch.full((8, 4), 100.0)).sum(), opt, "x")
+    Stepper(Params(x=opt), grad_clip=0.5).step(layer(torch.full((8, 4), 100.0)).sum(), ["x"], "x")
     norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in layer.parameters()))
     assert norm.item() == pytest.approx(0.5, rel=1e-4)
 
@@ -137,7 +137,8 @@ def test_stepper_refuses_a_nan_loss_before_it_reaches_the_weights():
     layer = torch.nn.Linear(2, 1)
     before = layer.weight.clone()
     with pytest.raises(ZooError, match=r"is nan"):
-        Stepper().step(layer(torch.full((1, 2), float("nan"))).sum(), torch.optim.SGD(layer.parameters(), lr=1.0), "x")
+        stepper = Stepper(Params(x=torch.optim.SGD(layer.parameters(), lr=1.0)))
+        stepper.step(layer(torch.full((1, 2), float("nan"))).sum(), ["x"], "x")
     assert torch.equal(layer.weight, before)
 
 

@@ -19,15 +19,15 @@ from omegaconf import DictConfig, OmegaConf
 from zoo import distributed
 from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
+from zoo.commands import hydra_command
 from zoo.data import build_data
-from zoo.data.base import BatchStream
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.tracking import Tracker
-from zoo.trainer import Trainer, check_devices
+from zoo.trainer import Trainer, check_batches, check_devices
 
 log = logging.getLogger("zoo")
 
@@ -72,7 +72,7 @@ def train(cfg: DictConfig) -> Path:
     data = build_data(setup.data_source, **setup.data_options)
     model = build_model(setup.model_name, data.info, setup.model_options)
     check_devices(tcfg, distributed.world_size())
-    BatchStream(data.train, tcfg.batch_size, setup.seed).check(model.next_batch_size(tcfg.batch_size))
+    check_batches(model, tcfg, len(data.train), distributed.world_size())
 
     fp = fingerprint(config)
     runs_dir = Path(setup.runs_dir)
@@ -154,6 +154,11 @@ def _fit(run_dir: Path, state, config, setup, data, model) -> Path:
             logging.getLogger("zoo").removeHandler(file_log)
             file_log.close()
     return run_dir
+
+
+def cli(argv: list[str]) -> int:
+    """``python train.py <argv>`` in this process (one run; multirun needs ``train.py``): its exit code."""
+    return hydra_command("config", argv, main)
 
 
 def _sigterm(signum, frame):

@@ -15,10 +15,11 @@ from typing import Annotated
 import torch
 from pydantic import Field
 
+from zoo.commands import parse_config, run_command
 from zoo.errors import ZooError
 from zoo.files import atomic_write
 from zoo.images import to_image
-from zoo.morph import parse_config, pick_image, run_command
+from zoo.morph import pick_image
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.options import Options, Seed
 from zoo.trained import load_trained

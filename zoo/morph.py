@@ -12,26 +12,23 @@ PNG strip into ``<run>/morphs/`` (or ``out=``). Works for every model that can e
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 import torch
 from PIL import Image
 from pydantic import Field
 
+from zoo.commands import parse_config, run_command
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
 from zoo.files import atomic_write
 from zoo.images import save_grid
 from zoo.models.base import GenerativeModel
-from zoo.options import Options, check
+from zoo.options import Options
 from zoo.trained import load_trained
 
 Latent = torch.Tensor | list[torch.Tensor]
-T = TypeVar("T", bound=Options)
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 class MorphOptions(Options):
@@ -127,21 +124,6 @@ def pick_image(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor 
     return x, None, path.stem
 
 
-def parse_config(name: str, schema: type[T], argv: list[str]) -> T:
-    """The command line as Hydra overrides of ``conf/<name>.yaml``, each value then checked (type
-    and range) by ``schema`` (shared by the commands that work on one trained run)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-
-    try:
-        with initialize_config_dir(str(CONF), version_base="1.3"):
-            cfg = compose(name, overrides=list(argv))
-    except HydraException as e:  # an unknown key, a malformed override
-        raise ZooError(f"{str(e).splitlines()[0]} (the options are {', '.join(schema.model_fields)})") from None
-    return check(schema, OmegaConf.to_container(cfg, resolve=True), "")  # type: ignore[arg-type]
-
-
 def parse_options(argv: list[str]) -> MorphOptions:
     return parse_config("morph", MorphOptions, argv)
 
@@ -160,19 +142,6 @@ def morph(options: MorphOptions) -> dict[str, Path]:
     gif = write_gif(frames, out / f"{stem}.gif", options.fps, options.scale)
     strip = save_grid(frames, out / f"{stem}.png", nrow=options.frames)
     return {"gif": gif, "strip": strip}
-
-
-def run_command(make: Callable[[list[str]], dict[str, Path]], argv: list[str] | None) -> int:
-    """A command on one trained run (``zoo.morph``, ``zoo.colourise``): what it wrote, one line per
-    file, exit code 0; or one ``error:`` line and exit code 2."""
-    try:
-        written = make(sys.argv[1:] if argv is None else argv)
-    except ZooError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for kind, path in written.items():
-        print(f"{kind}: {path}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

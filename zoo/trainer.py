@@ -1,10 +1,11 @@
 """The shared trainer: one loop for every model, with no model-specific branch.
 
 The model brings its networks, optimizers and ``train_step``; the trainer brings the device, mixed
-precision, gradient clipping (through the model's ``Stepper``), the step/time budget, a
-deterministic and resumable batch stream, EMA of generator weights, progress and logging, sample
-and reconstruction grids, atomic checkpoints (periodic, final, and on Ctrl-C/SIGTERM), a NaN/inf
-guard, and the final held-out evaluation by capability.
+precision, the ``Stepper`` (clipping, warm-up, the NaN/inf guard), the step/time budget, a
+deterministic and resumable batch stream and the count of images seen (which a progressive
+model's schedule reads), EMA of generator weights, progress and logging, sample and
+reconstruction grids, atomic checkpoints (periodic, final, and on Ctrl-C/SIGTERM), and the final
+held-out evaluation by capability.
 """
 
 from __future__ import annotations
@@ -102,6 +103,37 @@ def check_devices(cfg: TrainerConfig, world: int) -> torch.device:
     return device
 
 
+def batch_sizes(model: GenerativeModel, cfg: TrainerConfig) -> tuple[int, ...]:
+    """Every global batch size the run will use: the model's schedule's, else ``trainer.batch_size``."""
+    return model.schedule.batch_sizes if model.schedule is not None else (cfg.batch_size,)
+
+
+def next_batch_size(model: GenerativeModel, images_seen: int, default: int) -> int:
+    """The global batch size of the step after ``images_seen`` training images (``default`` for a
+    model without a schedule); a model with a schedule is told the phase it enters."""
+    if model.schedule is None:
+        return default
+    phase = model.schedule.at(images_seen)
+    model.enter(phase)
+    return phase.batch_size
+
+
+def check_batches(model: GenerativeModel, cfg: TrainerConfig, train_size: int, world: int) -> None:
+    """Refuse, before anything is written, a batch size larger than the training set or one that
+    does not split evenly over the processes (the batch size is global)."""
+    for b in batch_sizes(model, cfg):
+        if train_size < b:
+            raise ZooError(
+                f"the training set has {train_size} images, fewer than the batch size {b} "
+                "(trainer.batch_size, or a model's per-level batch sizes); lower it or add data"
+            )
+        if b % world:
+            raise ZooError(
+                f"the batch size {b} does not split evenly over {world} processes: the batch size is global "
+                f"(all processes together); use a multiple of {world}"
+            )
+
+
 class Trainer:
     def __init__(
         self,
@@ -128,10 +160,10 @@ class Trainer:
             for network in self.model.children():
                 if any(True for _ in network.parameters()):
                     network.compile()  # in place: parameter names and checkpoints are unchanged
-        self.model.setup_optimizers()
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.guard = NonFiniteGuard(cfg.nan_policy, cfg.max_skipped_in_a_row)
-        self.model.stepper = Stepper(scaler, cfg.grad_clip, self.guard)
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        self.stepper = Stepper(self.model, scaler, cfg.grad_clip, self.guard, autocast)
         self.ema = EMA(self.model, model.ema_modules, cfg.ema_decay) if cfg.ema_decay and model.ema_modules else None
         self.step = 0
         self.images_seen = 0
@@ -140,8 +172,8 @@ class Trainer:
         self.checkpoint_path = self.run_dir / "checkpoints" / "last.pt"
         self.saved_step: int | None = None  # step of the checkpoint on disk, if any
         self._fixed_noise_seed = seed + GRID_NOISE_OFFSET
-        self.stream = BatchStream(data.train, cfg.batch_size, seed)
-        self._phase: str | None = None  # the model's schedule phase at the last step
+        self.stream = BatchStream(data.train, seed)
+        self._phase: str | None = None  # the name of the schedule's phase at the last step
 
     # -- checkpoints -----------------------------------------------------------------------------
     def state_dict(self, finished: bool = False) -> dict[str, Any]:
@@ -156,11 +188,10 @@ class Trainer:
             "skipped_steps": self.guard.skipped_steps,
             "world_size": self.world,
             "stream_position": self.stream.position,
-            "schedule": self.model.progress(),  # e.g. a progressive model's level and blend
+            "schedule": self._schedule_progress(),  # a progressive model's level and blend
             "finished": finished,
             "model": self.model.state_dict(),
-            "optimizers": {name: opt.state_dict() for name, opt in self.model.optimizers.items()},
-            "scaler": self.model.stepper.scaler.state_dict(),
+            **self.stepper.state_dict(),  # optimizers, gradient scaler, learning-rate warm-up
             "ema": self.ema.state_dict() if self.ema else None,
             "rng": rng_state(),
             "wandb_id": self.tracker.run_id,
@@ -175,15 +206,12 @@ class Trainer:
             )
         try:
             self.model.load_state_dict(state["model"])
-            for name, opt in self.model.optimizers.items():
-                opt.load_state_dict(state["optimizers"][name])
+            self.stepper.load_state_dict(state, updates_so_far=int(state["step"]))
         except (RuntimeError, KeyError, ValueError) as e:
             raise ZooError(
                 f"the checkpoint does not fit this model ({str(e).splitlines()[0]}); "
                 "it was written with another model configuration. Start over with trainer.resume=none."
             ) from None
-        if state.get("scaler"):
-            self.model.stepper.scaler.load_state_dict(state["scaler"])
         if self.ema is not None:
             if state.get("ema"):
                 self.ema.load_state_dict(state["ema"])
@@ -194,10 +222,10 @@ class Trainer:
         self.saved_step = self.step
         self.elapsed_s = float(state.get("elapsed_s", 0.0))
         self.guard.skipped_steps = int(state.get("skipped_steps", 0))
-        self.stream.position = int(
-            state.get("stream_position")
-            or BatchStream.position_after(self.step, self.cfg.batch_size, len(self.data.train))
-        )
+        if "stream_position" in state:
+            self.stream.position = int(state["stream_position"])
+        else:  # a checkpoint from before the position was saved: replay the batch sizes
+            self.stream.position = BatchStream.position_after(self._replayed_batch_sizes(), len(self.data.train))
         set_rng_state(state["rng"])
 
     def save(self, status: str, finished: bool = False) -> None:
@@ -206,13 +234,29 @@ class Trainer:
         save_checkpoint(self.state_dict(finished), self.checkpoint_path)
         self.saved_step = self.step
         write_status(
-            self.run_dir, status=status, step=self.step, checkpoint_step=self.step, schedule=self.model.progress()
+            self.run_dir, status=status, step=self.step, checkpoint_step=self.step, schedule=self._schedule_progress()
         )
+
+    # -- the schedule: batch size and phase as a function of the images seen ----------------------
+    def _schedule_progress(self) -> dict[str, float]:
+        schedule = self.model.schedule
+        return schedule.at(self.images_seen).progress() if schedule is not None else {}
+
+    def _replayed_batch_sizes(self) -> list[int]:
+        """The batch sizes of the steps so far, from the schedule (for an old checkpoint)."""
+        sizes, images = [], 0
+        for _ in range(self.step):
+            b = self.model.schedule.at(images).batch_size if self.model.schedule is not None else self.cfg.batch_size
+            sizes.append(b)
+            images += b
+        return sizes
 
     def _check_phase(self) -> None:
         """When the model's schedule moves on (e.g. to the next resolution), keep the last state of
         the phase that ended as ``checkpoints/<phase>.pt`` beside ``last.pt``."""
-        phase = self.model.phase_name()
+        if self.model.schedule is None:
+            return
+        phase = self.model.schedule.at(self.images_seen).name
         if phase != self._phase:
             if self._phase is not None and self.main:
                 path = self.checkpoint_path.with_name(f"{self._phase}.pt")
@@ -279,20 +323,19 @@ class Trainer:
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, int]:
         """This process's slice of the next global batch, on the device, and the global size."""
-        size = self.model.next_batch_size(self.cfg.batch_size)
+        size = next_batch_size(self.model, self.images_seen, self.cfg.batch_size)
         x, y = self.stream.take(size, shard=(self.rank, self.world))
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         return x, y.to(self.device, non_blocking=True), size
 
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         window = LogWindow()
         last_tick = time.perf_counter()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
         if self.main:
             write_status(self.run_dir, status="running", step=self.step)
-        self._phase = self.model.phase_name()
+        self._phase = self.model.schedule.at(self.images_seen).name if self.model.schedule is not None else None
         first_step = self.step
         distributed.broadcast_parameters(self.model)  # every process starts from rank 0's weights
         if self.world > 1:  # each process draws its own noise (z, dequantisation), reproducibly
@@ -303,13 +346,8 @@ class Trainer:
                 self._check_phase()
                 x, y, size = self._next_batch()
                 distributed.broadcast_buffers(self.model)
-                try:
-                    with autocast:
-                        metrics = self.model.train_step(x, y)
-                except NonFiniteLossError as e:
-                    e.step = self.step + 1
-                    raise
-                if not self.guard.end_batch(self.step + 1):  # a batch with a dropped update is not logged
+                metrics = self.stepper.train_batch(x, y, self.step + 1)
+                if metrics is not None:  # a batch with a dropped update is not logged
                     window.add(metrics)
                 if self.step == first_step:  # data-dependent initialisations (ActNorm) follow rank 0
                     distributed.broadcast_parameters(self.model)

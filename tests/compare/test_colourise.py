@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.test_compare_cli import run_compare
+from tests.helpers import run_compare
 from zoo.compare.colourise import tuned_temperature
 from zoo.compare.options import CompareOptions
 from zoo.nn.colour import AB_SCALE, chroma, lightness, to_rgb

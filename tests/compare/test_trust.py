@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.compare import CompareOptions, data_key, output_folder, pick_runs
 from zoo.data import build_data
 from zoo.errors import ZooError

@@ -1,13 +1,9 @@
 """Splits, resizing and the deterministic, resumable batch stream."""
 
-import itertools
-
 import numpy as np
-import pytest
 import torch
 
 from zoo.data.base import BatchStream, ImageDataset, fit_to_size, seeded_split
-from zoo.errors import ZooError
 
 
 def test_seeded_split_is_deterministic_disjoint_and_complete():
@@ -34,21 +30,25 @@ def test_resize_changes_size_and_keeps_uint8():
 
 def _stream(start=0, seed=0):
     images = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 1, 2, 2).contiguous()
-    return BatchStream(ImageDataset(images, torch.arange(10)), batch_size=3, seed=seed, start=start)
+    return BatchStream(ImageDataset(images, torch.arange(10)), seed=seed, start=start)
+
+
+def batches(stream: BatchStream, n: int, size: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [stream.take(size) for _ in range(n)]
 
 
 def test_batch_stream_visits_each_image_once_per_epoch_and_drops_the_partial_batch():
-    first_epoch = list(itertools.islice(iter(_stream()), 3))  # 10 // 3 = 3 batches per epoch
+    first_epoch = batches(_stream(), 3)  # 10 // 3 = 3 batches per epoch
     labels = torch.cat([y for _, y in first_epoch])
     assert len(labels) == 9 and len(set(labels.tolist())) == 9
 
 
 def test_batch_stream_started_at_a_saved_position_yields_exactly_the_batches_after_it():
-    stream = iter(s := _stream())
-    straight = [y for _, y in itertools.islice(stream, 5)]
+    s = _stream()
+    straight = [y for _, y in batches(s, 5)]
     saved = s.position
-    straight += [y for _, y in itertools.islice(stream, 3)]
-    resumed = [y for _, y in itertools.islice(iter(_stream(start=saved)), 3)]
+    straight += [y for _, y in batches(s, 3)]
+    resumed = [y for _, y in batches(_stream(start=saved), 3)]
     for a, b in zip(straight[5:], resumed, strict=True):
         assert torch.equal(a, b)
 
@@ -63,27 +63,26 @@ def test_batch_stream_takes_batches_of_changing_size_without_straddling_epochs()
     assert s.position == 20 + 5  # epoch 2 ended exactly at 20; the 5 begin epoch 3
 
 
-def test_position_after_fixed_size_steps_matches_the_stream():
+def test_position_after_batches_of_any_sizes_matches_the_stream():
     s = _stream()
-    for _ in range(7):
-        s.take()
-    assert s.position == BatchStream.position_after(7, 3, 10)
+    batches(s, 7)
+    assert s.position == BatchStream.position_after([3] * 7, 10)
+    sizes = [4, 4, 4, 2, 5, 1, 6]
+    s = _stream()
+    for b in sizes:
+        s.take(b)
+    assert s.position == BatchStream.position_after(sizes, 10)
 
 
 def test_batch_stream_order_depends_on_the_seed():
-    a = [y for _, y in itertools.islice(iter(_stream(seed=0)), 3)]
-    b = [y for _, y in itertools.islice(iter(_stream(seed=1)), 3)]
+    a = [y for _, y in batches(_stream(seed=0), 3)]
+    b = [y for _, y in batches(_stream(seed=1), 3)]
     assert any(not torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_batches_are_floats_in_unit_range():
-    x, _ = next(iter(_stream()))
+    x, _ = _stream().take(3)
     assert x.dtype == torch.float32 and x.min() >= 0 and x.max() <= 9 / 255 + 1e-6
-
-
-def test_a_batch_larger_than_the_data_is_a_clear_error():
-    with pytest.raises(ZooError, match=r"fewer than the batch size 8"):
-        BatchStream(ImageDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8)), batch_size=8, seed=0).take()
 
 
 def test_spread_shows_every_class_of_a_class_ordered_split():

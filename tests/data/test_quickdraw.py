@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import doodles
+from tests.helpers import doodles
 from zoo.data import build_data
 from zoo.data.quickdraw import official_categories, resolve_category
 from zoo.errors import ZooError

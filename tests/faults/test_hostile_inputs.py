@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import run_train
-from tests.test_train_cli import fast
+from tests.helpers import fast, run_train
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -133,7 +132,9 @@ def test_a_missing_image_folder(tmp_path):
 
 # -- configuration -----------------------------------------------------------------------------
 def test_a_config_key_that_does_not_exist_is_hydras_one_message(tmp_path):
-    refused_by_hydra(run_train("trainer.max_stepz=3", cwd=tmp_path), "Could not override 'trainer.max_stepz'")
+    refused_by_hydra(
+        run_train("trainer.max_stepz=3", cwd=tmp_path, process=True), "Could not override 'trainer.max_stepz'"
+    )
 
 
 def test_an_unknown_model_lists_the_available_ones(tmp_path):

@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.conftest import ROOT, run_train
-from tests.test_train_cli import fast, only_run
+from tests.helpers import ROOT, fast, only_run, run_train
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 
 TRIALS = 25

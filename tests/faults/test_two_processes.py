@@ -13,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT, run_train
 from tests.faults.test_hostile_inputs import refused
-from tests.test_train_cli import fast
+from tests.helpers import ROOT, fast, run_train
 from zoo.files import temporary_name
 from zoo.runs import RunLock
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import torch
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.metrics.features import embed, zoo_space
 
 

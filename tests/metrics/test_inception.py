@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
 from zoo.metrics import inception

@@ -7,17 +7,18 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.alpha_gan import AlphaGAN, fool_loss
 from zoo.nn.losses import discriminator_loss
+from zoo.optim import Stepper
 
 
 def alpha_gan(size=16, channels=1, **kw) -> AlphaGAN:
     torch.manual_seed(0)
     model = AlphaGAN(DataInfo("x", channels, size), **{"latent_dim": 8, "width": 4, "code_hidden": 16, **kw})
-    model.setup_optimizers()
+    Stepper(model)
     return model
 
 
@@ -75,7 +76,7 @@ class PriorIsNearZero(nn.Module):
 def test_the_encoders_code_loss_moves_codes_towards_the_prior():
     model = alpha_gan(recon_weight=0.0)
     model.code_discriminator = PriorIsNearZero()
-    model.optimizers["encoder"] = torch.optim.SGD(model.encoder.parameters(), lr=1e-2)
+    model.stepper.optimizers["encoder"] = torch.optim.SGD(model.encoder.parameters(), lr=1e-2)
     x = torch.rand(16, 1, 16, 16) * 2 - 1
     with torch.no_grad():
         model.encoder.head.bias.fill_(3.0)  # codes start far from the prior's mass
@@ -115,9 +116,11 @@ class CountingAdam(torch.optim.Adam):
 
 def test_autoencoder_updates_ae_steps_times_per_discriminator_update():
     model = alpha_gan(ae_steps=3)
-    model.optimizers = {name: CountingAdam(getattr(model, name).parameters(), lr=1e-4) for name in model.optimizers}
+    model.stepper.optimizers = {
+        name: CountingAdam(getattr(model, name).parameters(), lr=1e-4) for name in model.stepper.optimizers
+    }
     out = model.train_step(torch.rand(8, 1, 16, 16), torch.zeros(8, dtype=torch.long))
-    assert {name: opt.calls for name, opt in model.optimizers.items()} == {
+    assert {name: opt.calls for name, opt in model.stepper.optimizers.items()} == {
         "encoder": 3,
         "generator": 3,
         "discriminator": 1,
@@ -130,9 +133,9 @@ def test_autoencoder_updates_ae_steps_times_per_discriminator_update():
 
 def test_four_separate_adam_optimizers_with_the_configured_settings():
     model = alpha_gan(lr=1e-3, betas=(0.3, 0.9))
-    assert set(model.optimizers) == {"encoder", "generator", "discriminator", "code_discriminator"}
-    owned = {name: {id(p) for p in getattr(model, name).parameters()} for name in model.optimizers}
-    for name, opt in model.optimizers.items():
+    assert set(model.stepper.optimizers) == {"encoder", "generator", "discriminator", "code_discriminator"}
+    owned = {name: {id(p) for p in getattr(model, name).parameters()} for name in model.stepper.optimizers}
+    for name, opt in model.stepper.optimizers.items():
         assert opt.defaults["lr"] == 1e-3 and opt.defaults["betas"] == (0.3, 0.9)
         assert {id(p) for g in opt.param_groups for p in g["params"]} == owned[name]
 

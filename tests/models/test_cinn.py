@@ -10,12 +10,12 @@ import math
 import pytest
 import torch
 
-from tests.conftest import run_train, tiny_bundle
+from tests.helpers import run_train, tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
-from zoo.models.base import Stepper
 from zoo.models.cinn import CINN
 from zoo.nn.colour import chroma, lightness, to_rgb
+from zoo.optim import Stepper
 
 SMALL = {"K": 2, "hidden_channels": 8, "cond_width": 4, "ab_subsampling": 1}  # ab at full resolution: exact
 
@@ -137,16 +137,14 @@ def test_it_learns_which_colour_goes_with_which_lightness():
     torch.manual_seed(0)
     data = tiny_bundle(size=16, colour=True)
     model = CINN(data.info, K=2, hidden_channels=16, cond_width=8, warmup_steps=1, lr=3e-3)
-    model.setup_optimizers()
-    model.stepper = Stepper()
+    stepper = Stepper(model)
     xt, _ = data.test.first(32)
     g = torch.Generator().manual_seed(0)
     grey_error = chroma(xt).pow(2).mean().sqrt().item() * 110  # the grey image's: ab = 0
     before_nll = model.nll(xt, generator=g).mean()
-    for _ in range(200):
+    for step in range(1, 200 + 1):
         x, y = data.train.batch(torch.randint(0, len(data.train), (32,), generator=g))
-        model.train_step(x, y)
-        model.stepper.end_iteration()
+        stepper.train_batch(x, y, step)
     model.eval()
     colourings = model.colourise(lightness(xt), 1, temperature=0.0, generator=g)[:, 0]
     error = (chroma(colourings) - chroma(xt)).pow(2).mean().sqrt().item() * 110

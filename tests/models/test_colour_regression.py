@@ -7,26 +7,24 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.metrics.colour import best_of_n_rmse, rmse_per_sample, sample_variance
-from zoo.models.base import Stepper
 from zoo.models.colour_regression import ColourRegression
 from zoo.nn.colour import chroma, lightness
+from zoo.optim import Stepper
 
 
 def trained(loss: str, steps: int) -> tuple[ColourRegression, torch.Tensor]:
     torch.manual_seed(0)
     data = tiny_bundle(size=16, colour=True)
     model = ColourRegression(data.info, cond_width=8, loss=loss, lr=3e-3)
-    model.setup_optimizers()
-    model.stepper = Stepper()
+    stepper = Stepper(model)
     g = torch.Generator().manual_seed(0)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         x, y = data.train.batch(torch.randint(0, len(data.train), (32,), generator=g))
-        model.train_step(x, y)
-        model.stepper.end_iteration()
+        stepper.train_batch(x, y, step)
     return model.eval(), data.test.first(32)[0]
 
 

@@ -10,11 +10,12 @@ import math
 import pytest
 import torch
 
-from tests.conftest import tiny_data_for
+from tests.helpers import tiny_data_for
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data.base import DataInfo
-from zoo.models.base import GenerativeModel, Stepper
+from zoo.models.base import GenerativeModel
 from zoo.nn.colour import lightness
+from zoo.optim import Stepper
 from zoo.registry import MODELS
 
 
@@ -25,15 +26,13 @@ def check_contract(name: str, tmp_path) -> None:
     data = tiny_data_for(name)
     shape = (data.info.channels, data.info.image_size, data.info.image_size)
     model = cls(info=data.info, **cls.tiny)
-    model.setup_optimizers()
-    model.stepper = Stepper()
-    assert model.optimizers, "configure_optimizers() returned no optimizer"
+    stepper = Stepper(model)
+    assert stepper.optimizers, "configure_optimizers() returned no optimizer"
     before = [p.detach().clone() for p in model.parameters()]
     x, y = data.train.batch(torch.arange(16))
     model.train()
-    for _ in range(2):
-        metrics = model.train_step(x, y)
-        model.stepper.end_iteration()
+    for step in (1, 2):
+        metrics = stepper.train_batch(x, y, step)
     for name, value in metrics.items():  # detached 0-d tensors (read once per log window) or floats
         if torch.is_tensor(value):
             assert value.dim() == 0 and not value.requires_grad, f"logged value {name} must be a detached 0-d tensor"

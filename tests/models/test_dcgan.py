@@ -4,10 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.dcgan import DCGAN
+from zoo.optim import Stepper
 
 
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3), (16, 1)])
@@ -48,7 +49,7 @@ def test_image_size_that_is_not_a_power_of_two_is_refused_with_the_fix():
 def test_train_step_updates_each_network_with_its_own_optimizer():
     torch.manual_seed(0)
     model = DCGAN(DataInfo("x", 1, 16), latent_dim=8, width=4)
-    model.setup_optimizers()
+    Stepper(model)
     g0 = [p.clone() for p in model.generator.parameters()]
     d0 = [p.clone() for p in model.discriminator.parameters()]
     out = model.train_step(torch.rand(8, 1, 16, 16), torch.zeros(8))
@@ -61,7 +62,7 @@ def test_train_step_updates_each_network_with_its_own_optimizer():
 def test_losses_are_the_non_saturating_gan_losses():
     """With D fixed to output logit a on everything: L_D = softplus(-a) + softplus(a), L_G = softplus(-a)."""
     model = DCGAN(DataInfo("x", 1, 16), latent_dim=8, width=4)
-    model.setup_optimizers()
+    Stepper(model)
     for p in model.parameters():
         p.requires_grad_(False)
     a = 0.7
@@ -77,7 +78,7 @@ def test_discriminator_learns_to_tell_data_from_fresh_generator_samples():
     torch.manual_seed(0)
     data = tiny_bundle(size=16)
     model = DCGAN(data.info, latent_dim=8, width=8)
-    model.setup_optimizers()
+    Stepper(model)
     first = model.train_step(*data.train.first(32))
     for _ in range(15):
         last = model.train_step(*data.train.first(32))

@@ -8,17 +8,18 @@ import math
 import pytest
 import torch
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from tests.nn.test_flows import autograd_logdet
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.glow import Glow
+from zoo.optim import Stepper
 
 
 def glow(size=4, channels=1, K=2, L=2, **kw) -> Glow:
     torch.manual_seed(0)
     model = Glow(DataInfo("x", channels, size, kw.pop("num_classes", 0)), K=K, L=L, hidden_channels=8, **kw)
-    model.setup_optimizers()
+    Stepper(model)
     return model
 
 
@@ -110,9 +111,18 @@ def test_training_lowers_bits_per_dim():
 def test_learning_rate_warms_up_linearly_and_the_count_is_saved():
     model = glow(size=4, warmup_steps=10, lr=1e-3)
     x = torch.rand(4, 1, 4, 4)
+    lr = lambda: model.stepper.optimizers["flow"].param_groups[0]["lr"]  # noqa: E731
+    assert lr() == pytest.approx(1e-4)  # the first update's: lr / warmup_steps
     model.train_step(x, torch.zeros(4, dtype=torch.long))
-    assert model.optimizers["flow"].param_groups[0]["lr"] == pytest.approx(1e-4)
-    assert int(model.state_dict()["updates"]) == 1
+    assert lr() == pytest.approx(2e-4)
+    state = model.stepper.state_dict()
+    assert state["lr_warmup"] == {"flow": {"taken": 1}}
+    again = glow(size=4, warmup_steps=10, lr=1e-3)
+    again.stepper.load_state_dict(state, updates_so_far=0)
+    assert again.stepper.optimizers["flow"].param_groups[0]["lr"] == pytest.approx(2e-4)
+    for _ in range(12):
+        model.train_step(x, torch.zeros(4, dtype=torch.long))
+    assert lr() == pytest.approx(1e-3)  # warmed up: the configured rate
 
 
 def test_temperature_scales_the_spread_of_samples():

@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from tests.conftest import TINY, tiny_data_for, tiny_model
-from zoo.models.base import Stepper
+from tests.helpers import TINY, tiny_data_for, tiny_model
+from zoo.optim import Stepper
 
 
 def first_step(name: str, dtype: torch.dtype | None) -> tuple[dict[str, float], set[torch.dtype], torch.nn.Module]:
@@ -19,16 +19,13 @@ def first_step(name: str, dtype: torch.dtype | None) -> tuple[dict[str, float], 
     torch.manual_seed(0)
     data = tiny_data_for(name)
     model = tiny_model(name, data.info)
-    model.setup_optimizers()
-    model.stepper = Stepper()
+    stepper = Stepper(model, autocast=torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None))
     model.train()
     seen: set[torch.dtype] = set()
     for layer in model.modules():  # the models' own layers too (ALAE's equalised-learning-rate ones)
         layer.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype) if torch.is_tensor(out) else None)
     x, y = data.train.batch(torch.arange(16))
-    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-        metrics = {k: float(v) for k, v in model.train_step(x, y).items()}
-    model.stepper.end_iteration()
+    metrics = {k: float(v) for k, v in stepper.train_batch(x, y, 1).items()}
     return metrics, seen, model
 
 
@@ -54,16 +51,18 @@ def test_fp16_with_a_grad_scaler_and_clipping_trains_models_that_step_an_optimiz
     torch.manual_seed(0)
     data = tiny_data_for(name)
     model = tiny_model(name, data.info)
-    model.setup_optimizers()
-    model.stepper = Stepper(torch.amp.GradScaler("cpu", init_scale=2.0**16), grad_clip=1.0)
+    stepper = Stepper(
+        model,
+        torch.amp.GradScaler("cpu", init_scale=2.0**16),
+        grad_clip=1.0,
+        autocast=torch.autocast("cpu", dtype=torch.float16),
+    )
     before = [p.detach().clone() for p in model.parameters()]
     x, y = data.train.batch(torch.arange(16))
-    for _ in range(8):  # the first steps may overflow and be skipped while the scaler finds its scale
-        with torch.autocast("cpu", dtype=torch.float16):
-            metrics = model.train_step(x, y)
-        model.stepper.end_iteration()
+    for step in range(1, 9):  # the first steps may overflow and be skipped while the scaler finds its scale
+        metrics = stepper.train_batch(x, y, step)
 
     assert all(math.isfinite(float(v)) for v in metrics.values())
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))  # it learned
-    assert 0 < model.stepper.scaler.get_scale() < float("inf")
+    assert 0 < stepper.scaler.get_scale() < float("inf")

@@ -6,16 +6,17 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from tests.conftest import tiny_bundle
+from tests.helpers import tiny_bundle
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.vae import VAE, gaussian_kl
+from zoo.optim import Stepper
 
 
 def small(info: DataInfo | None = None, **kw):
     torch.manual_seed(0)
     model = VAE(info or DataInfo("x", 1, 16, binary=True), latent_dim=4, width=4, hidden=16, **kw)
-    model.setup_optimizers()
+    Stepper(model)
     return model
 
 
@@ -76,7 +77,7 @@ def test_training_raises_the_elbo():
     data = tiny_bundle(size=16)
     torch.manual_seed(0)
     model = VAE(data.info, latent_dim=4, width=8, hidden=64)
-    model.setup_optimizers()
+    Stepper(model)
     batch = data.train.first(64)
     first = model.train_step(*batch)["elbo"]
     for _ in range(40):
@@ -90,7 +91,7 @@ def test_learns_real_digits(real_data):
     data = build_data("mnist", name="mnist", root=str(real_data), download=False)
     torch.manual_seed(0)
     model = VAE(data.info, latent_dim=16, width=16, hidden=128)
-    model.setup_optimizers()
+    Stepper(model)
     before = model.nll(data.test.first(200)[0], generator=torch.Generator().manual_seed(0), k=10).mean()
     g = torch.Generator().manual_seed(0)
     for _ in range(150):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoo.morph import parse_config
+from zoo.commands import parse_config
 from zoo.studio.__main__ import StudioOptions, main
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from zoo.commands import hydra_command
 from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_colourise_report
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
@@ -135,6 +136,11 @@ def publish(out, stamp, rows, table: str, scored: bool, columns, grids, data_nam
         tracker.log_images(grids, step=0)
     finally:
         tracker.finish()
+
+
+def cli(argv: list[str]) -> int:
+    """``python compare.py <argv>`` in this process: its exit code."""
+    return hydra_command("compare", argv, main)
 
 
 def main(cfg) -> None:

@@ -9,6 +9,7 @@ batches an uninterrupted one would.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,20 +113,14 @@ class BatchStream:
     ``(seed, e)``. A batch never straddles two epochs: images left at the end of an epoch that
     cannot fill the next batch are skipped. ``position`` counts the images of the stream used or
     skipped, so a stream started at a saved ``position`` continues with exactly the same batches.
+    The trainer checks its batch sizes against the data and the processes once, at start
+    (``zoo.trainer.check_batches``).
     """
 
-    def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, start: int = 0):
-        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+    def __init__(self, dataset: ImageDataset, seed: int, start: int = 0):
+        self.dataset, self.seed = dataset, seed
         self.position = start
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
-
-    def check(self, batch_size: int) -> None:
-        """Refuse a batch larger than the training set (checked at start, and before each batch)."""
-        if len(self.dataset) < batch_size:
-            raise ZooError(
-                f"the training set has {len(self.dataset)} images, fewer than the batch size {batch_size} "
-                "(trainer.batch_size, or a model's per-level batch sizes); lower it or add data"
-            )
 
     def _order(self, epoch: int) -> torch.Tensor:
         if epoch != self._epoch:
@@ -133,34 +128,31 @@ class BatchStream:
             self._epoch, self._perm = epoch, torch.randperm(len(self.dataset), generator=g)
         return self._perm
 
-    def take(self, batch_size: int | None = None, shard: tuple[int, int] = (0, 1)) -> tuple[torch.Tensor, torch.Tensor]:
-        """The next batch, of ``batch_size`` images (default: the stream's). With ``shard=(rank,
-        world)`` every process walks the same stream and gets its own contiguous 1/world of each
-        batch (the role a DistributedSampler plays, with a position that resumes exactly)."""
-        b = batch_size or self.batch_size
-        rank, world = shard
-        if b % world:
-            raise ZooError(
-                f"the batch size {b} does not split evenly over {world} processes: the batch size is global "
-                f"(all processes together); use a multiple of {world}"
-            )
-        self.check(b)
-        n = len(self.dataset)
-        epoch, offset = divmod(self.position, n)
-        if offset + b > n:  # not enough left in this epoch
+    @staticmethod
+    def _advance(position: int, batch_size: int, n: int) -> tuple[int, int]:
+        """(epoch, offset) of the batch that starts at ``position`` in a stream over ``n`` images."""
+        epoch, offset = divmod(position, n)
+        if offset + batch_size > n:  # not enough left in this epoch
             epoch, offset = epoch + 1, 0
-        index = self._order(epoch)[offset : offset + b]
-        self.position = epoch * n + offset + b
-        index = index[rank * b // world : (rank + 1) * b // world]
+        return epoch, offset
+
+    def take(self, batch_size: int, shard: tuple[int, int] = (0, 1)) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next global batch of ``batch_size`` images. With ``shard=(rank, world)`` every
+        process walks the same stream and gets its own contiguous 1/world of each batch (the role a
+        DistributedSampler plays, with a position that resumes exactly)."""
+        rank, world = shard
+        n = len(self.dataset)
+        epoch, offset = self._advance(self.position, batch_size, n)
+        index = self._order(epoch)[offset : offset + batch_size]
+        self.position = epoch * n + offset + batch_size
+        index = index[rank * batch_size // world : (rank + 1) * batch_size // world]
         return self.dataset.batch(index)
 
-    def __iter__(self):
-        while True:
-            yield self.take()
-
     @staticmethod
-    def position_after(steps: int, batch_size: int, dataset_size: int) -> int:
-        """The position after ``steps`` batches of a fixed size (checkpoints that predate ``position``)."""
-        per_epoch = dataset_size // batch_size
-        epoch, k = divmod(steps, per_epoch)
-        return epoch * dataset_size + k * batch_size
+    def position_after(batch_sizes: Iterable[int], dataset_size: int) -> int:
+        """The position after batches of these sizes (for checkpoints that predate ``position``)."""
+        position = 0
+        for b in batch_sizes:
+            epoch, offset = BatchStream._advance(position, b, dataset_size)
+            position = epoch * dataset_size + offset + b
+        return position

@@ -15,9 +15,10 @@ R1 = gamma/2 E||grad_x D(E(x))||^2 (Mescheder et al. 2018), Algorithm 1 updates,
     step II  (F, G):  L_adv^{F,G} = softplus(-D(E(G(F(z)))))
     step III (E, G):  L_err^{E,G} = || F(z) - E(G(F(z))) ||_2^2         (F(z) held fixed)
 
-Training grows progressively from 4x4 (``zoo/nn/progressive.py``): this model owns the schedule
-and tells the trainer its batch size per level; lower resolutions are average-pooled from the same
-images. Steps I and II use style mixing (two codes, a random crossover layer; StyleGAN section
+Training grows progressively from 4x4 (``zoo/nn/progressive.py``): this model declares the
+schedule (level, fade-in blend and batch size as a function of images seen) and the trainer, which
+counts the images, tells it the phase before each step; lower resolutions are average-pooled from
+the same images. Steps I and II use style mixing (two codes, a random crossover layer; StyleGAN section
 3.1); sampling may use the truncation trick towards the running mean of w. For CPU budgets R1 is
 applied lazily (every ``r1_every`` D steps, scaled by the interval; StyleGAN2, Karras et al. 2020,
 section 3.1); ``r1_every=1`` is the paper's every-step penalty.
@@ -33,7 +34,6 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from zoo import distributed
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, frozen
@@ -71,7 +71,12 @@ class StyleGenerator(nn.Module):
             GeneratorBlock(widths[max(i - 1, 0)], widths[i], w_dim, first=i == 0) for i in range(len(widths))
         )
         self.to_rgb = nn.ModuleList(EqualizedConv2d(c, channels, 1, gain=1.0) for c in widths)
-        self.register_buffer("bias_initialised", torch.tensor(False))
+        self.register_buffer("bias_initialised", torch.tensor(False))  # saved; read only when loading
+        self.bias_ready = False  # its host-side copy, which the training step asks
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.bias_ready = bool(self.bias_initialised)
 
     @torch.no_grad()
     def init_output_bias(self, real: torch.Tensor) -> None:
@@ -80,6 +85,7 @@ class StyleGenerator(nn.Module):
         for to_rgb in self.to_rgb:
             to_rgb.bias.copy_(real.mean(dim=(0, 2, 3)))
         self.bias_initialised.fill_(True)
+        self.bias_ready = True
 
     def forward(
         self,
@@ -209,12 +215,12 @@ class ALAE(GenerativeModel):
         betas: AdamBetas = (0.0, 0.99),
     ):
         super().__init__(info)
-        self.schedule = ProgressiveSchedule(info.image_size, images_per_level, fade_images, batch_sizes, levels)
-        n = self.schedule.levels
+        self.schedule = schedule = ProgressiveSchedule(
+            info.image_size, images_per_level, fade_images, batch_sizes, levels
+        )
+        n = schedule.levels
         self.n_styles = 2 * n
         self.latent_dim, self.w_dim = latent_dim, w_dim
-        if r1_every < 1:
-            raise ZooError(f"model.r1_every must be at least 1, got {r1_every}")
         self.r1_gamma, self.r1_every = r1_gamma, r1_every
         self.mixing_prob, self.truncation_psi = mixing_prob, truncation_psi
         self.w_avg_decay, self.lr, self.betas = w_avg_decay, lr, tuple(betas)
@@ -225,9 +231,13 @@ class ALAE(GenerativeModel):
         self.encoder = StyleEncoder(info.channels, widths, w_dim)
         self.discriminator = LatentDiscriminator(w_dim, discriminator_layers)
         self.register_buffer("w_avg", torch.zeros(w_dim))  # running mean of F(z), for truncation
-        self.register_buffer("images_seen", torch.tensor(0, dtype=torch.long))  # drives the schedule
+        # the phase the weights were last trained in, as the trainer's count of images seen: a
+        # record for whoever loads the weights (written each step, read only when loading)
+        self.register_buffer("images_seen", torch.tensor(0, dtype=torch.long))
         self.register_buffer("level_count", torch.tensor(n))
-        self.register_buffer("d_steps", torch.tensor(0, dtype=torch.long))  # for the lazy R1 interval
+        self.register_buffer("d_steps", torch.tensor(0, dtype=torch.long))  # the same record of _d_steps
+        self.phase = self.schedule.at(0)  # host-side: Python control flow never waits for the device
+        self._d_steps = 0  # discriminator updates so far, for the lazy R1 interval
 
     def _layers(self, entry: str | Sequence[int]) -> list[int]:
         if isinstance(entry, str):
@@ -245,21 +255,13 @@ class ALAE(GenerativeModel):
                 f"{self.schedule.levels} levels (to {self.info.image_size}px): use a checkpoint of the same image size"
             )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.phase = self.schedule.at(int(self.images_seen))  # the loaded weights' level and blend
+        self._d_steps = int(self.d_steps)
 
     # -- the schedule, as the trainer sees it ----------------------------------------------------
-    @property
-    def phase(self) -> Phase:
-        return self.schedule.at(int(self.images_seen))
-
-    def next_batch_size(self, default: int) -> int:
-        return self.phase.batch_size
-
-    def phase_name(self) -> str:
-        return self.phase.name
-
-    def progress(self) -> dict[str, float]:
-        p = self.phase
-        return {"level": p.level, "resolution": p.resolution, "blend": p.blend, "images_in_level": p.images_in_level}
+    def enter(self, phase: Phase) -> None:
+        self.phase = phase
+        self.images_seen.fill_(phase.images_seen)  # no read back: a GPU never waits here
 
     # -- networks as the paper composes them -----------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -316,13 +318,14 @@ class ALAE(GenerativeModel):
         phase = self.phase
         real = blend_real(to_signed(x), phase)  # (B, C, r, r) at the level's resolution
         n = len(real)
-        if not self.generator.bias_initialised:
+        if not self.generator.bias_ready:
             self.generator.init_output_bias(real)
 
-        with_r1 = self.r1_gamma > 0 and int(self.d_steps) % self.r1_every == 0  # lazy R1
+        with_r1 = self.r1_gamma > 0 and self._d_steps % self.r1_every == 0  # lazy R1
         i = self.step_i_losses(real, phase, with_r1)
         self.optimize(i["adv"] + 0.5 * self.r1_gamma * self.r1_every * i["r1"], "encoder", "discriminator")
-        self.d_steps += 1
+        self._d_steps += 1
+        self.d_steps.fill_(self._d_steps)
 
         with frozen(self.encoder, self.discriminator):  # on step II's path but not its to update
             loss_adv_g = self.step_ii_loss(n, phase)
@@ -331,7 +334,6 @@ class ALAE(GenerativeModel):
         loss_ae = self.step_iii_loss(n, phase)
         self.optimize(loss_ae, "encoder", "generator")
 
-        self.images_seen += n * distributed.world_size()  # the global batch: every process's slice
         return {
             "loss_adv_d": i["adv"].detach(),
             "r1": i["r1"].detach(),

@@ -1,8 +1,11 @@
 """The contract between a model and the shared trainer.
 
-A model owns its networks and optimizers and knows how to take one training step; the trainer
-owns everything around it (device, precision, clipping, checkpoints, logging, EMA, budgets) and
-never asks which model it is training. What a model can do beyond sampling is declared as class
+A model owns its networks, says which optimizers train them (``configure_optimizers``, with an
+optional ``lr_warmup``) and knows how to take one training step; the trainer owns everything
+around it (device, precision, the batch stream and the count of images seen, clipping through
+``zoo.optim.Stepper``, checkpoints, logging, EMA, budgets) and never asks which model it is
+training. A model with a progressive schedule declares it as data (``schedule``) and is told the
+phase before each step (``enter``). What a model can do beyond sampling is declared as class
 attributes, so the trainer and ``compare.py`` ask rather than guess:
 
 - ``can_encode``: ``encode``/``decode``/``reconstruct`` are implemented;
@@ -33,6 +36,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.nn.colour import grey_rgb, lightness
+from zoo.nn.progressive import Phase, ProgressiveSchedule
 from zoo.optim import Stepper
 
 
@@ -63,12 +67,16 @@ class GenerativeModel(nn.Module):
     # keyword arguments of sample() beyond n and generator: "temperature", "truncation", "labels"
     sample_controls: ClassVar[tuple[str, ...]] = ()
     can_style_mix: ClassVar[bool] = False
+    # state_dict keys of older checkpoints that loading ignores (e.g. a warm-up counter that
+    # the Stepper now owns)
+    retired_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, info: DataInfo):
         super().__init__()
         self.info = info
-        self.stepper = Stepper()
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.stepper: Stepper | None = None  # attached by zoo.optim.Stepper(model, ...)
+        # a progressive model's schedule (batch size and phase as a function of images seen)
+        self.schedule: ProgressiveSchedule | None = None
 
     @property
     def sample_temperature(self) -> float:
@@ -136,32 +144,43 @@ class GenerativeModel(nn.Module):
         trainer saves them as ``<name>/step_<N>.png`` and logs them. ``x``, ``y``: a fixed test batch."""
         return {}
 
-    # -- a training schedule (progressive growing); the defaults mean "none" ---------------------
-    def next_batch_size(self, default: int) -> int:
-        """Batch size of the next step (``default``: the trainer's ``batch_size``)."""
-        return default
-
-    def phase_name(self) -> str | None:
-        """Name of the current phase of a schedule (e.g. "res16"); when it changes, the trainer
-        keeps the last checkpoint of the phase that ended as ``checkpoints/<name>.pt``."""
-        return None
-
-    def progress(self) -> dict[str, Any]:
-        """Where the schedule stands (e.g. level and blend), recorded in checkpoints and status."""
+    def lr_warmup(self) -> dict[str, int]:
+        """Optimizers (by name) whose learning rate warms up linearly, and over how many updates;
+        the ``Stepper`` applies it and checkpoints carry it."""
         return {}
 
+    # -- a training schedule (progressive growing): ``schedule`` is None for a fixed batch size --
+    def enter(self, phase: Phase) -> None:
+        """The trainer, before each step of a model with a ``schedule``: the phase its images seen
+        are in (the level, blend and batch size of this step)."""
+        raise NotImplementedError(f"{type(self).__name__} has no training schedule")
+
     # -- helpers -------------------------------------------------------------------------------
-    def setup_optimizers(self) -> None:
-        self.optimizers = self.configure_optimizers()
+    def attach(self, stepper: Stepper) -> None:
+        """Called by ``Stepper(model)``: the model's updates go through it from now on."""
+        self.stepper = stepper
+
+    def _stepper(self) -> Stepper:
+        if self.stepper is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has no optimizers yet: attach them with zoo.optim.Stepper(model) "
+                "(the trainer does) before calling train_step"
+            )
+        return self.stepper
 
     def optimize(self, loss: torch.Tensor, *optimizers: str) -> None:
         """Backpropagate ``loss`` once and step the optimizer(s) of those names (through the
-        trainer's stepper)."""
-        self.stepper.step(loss, [self.optimizers[name] for name in optimizers], term=f"{'+'.join(optimizers)} loss")
+        attached ``Stepper``)."""
+        self._stepper().step(loss, optimizers, term=f"{'+'.join(optimizers)} loss")
 
     def optimize_jointly(self, losses: dict[str, torch.Tensor]) -> None:
         """Step several optimizers (by name) on their own losses from one forward pass."""
-        self.stepper.step_jointly({f"{name} loss": (loss, self.optimizers[name]) for name, loss in losses.items()})
+        self._stepper().step_jointly(losses)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for key in self.retired_state:  # buffers of older checkpoints, now kept elsewhere
+            state_dict.pop(prefix + key, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def device(self) -> torch.device:

@@ -73,6 +73,7 @@ Temperature = Annotated[float, Field(gt=0.0, le=10.0)]
 class CINN(Colouriser):
     can_encode = True
     can_transfer = True
+    retired_state = ("updates",)  # the warm-up's count, which the Stepper keeps now
     has_likelihood = True
     likelihood_kind = "exact conditional density (one draw of the RGB dequantisation noise)"
 
@@ -120,7 +121,6 @@ class CINN(Colouriser):
                 c //= 2
         self.z_shapes.append((c, size, size))
         self.levels = nn.ModuleList(levels)
-        self.register_buffer("updates", torch.tensor(0))  # optimizer steps taken, for the warm-up
 
     # -- the flow, given the condition ---------------------------------------------------------
     def flow(self, ab: torch.Tensor, grey: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -172,14 +172,14 @@ class CINN(Colouriser):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"flow": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
+    def lr_warmup(self) -> dict[str, int]:
+        return {"flow": self.warmup_steps}  # linear, from lr / warmup_steps
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         self.remember_greys(x)
         nll = self.nll_terms(x, noise=True)
         loss = self.bits_per_dim(nll.mean())  # bits per colour dimension
-        for group in self.optimizers["flow"].param_groups:  # linear learning-rate warm-up
-            group["lr"] = self.lr * min(1.0, (int(self.updates) + 1) / max(1, self.warmup_steps))
         self.optimize(loss, "flow")
-        self.updates += 1
         return {"bits_per_colour_dim": loss.detach(), "nll_nats": nll.mean().detach()}
 
     # -- colourising, guided generation, the zoo interface -------------------------------------

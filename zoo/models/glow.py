@@ -112,6 +112,7 @@ class Level(nn.Module):
 @MODELS.register("glow")
 class Glow(GenerativeModel):
     can_encode = True
+    retired_state = ("updates",)  # the warm-up's count, which the Stepper keeps now
     has_likelihood = True
     sample_controls = ("temperature", "labels")  # labels: class-conditional runs only
     # -log p(x + u) for one draw of the dequantisation noise u: a one-sample estimate of
@@ -166,7 +167,6 @@ class Glow(GenerativeModel):
             levels.append(Level(c, size, K, hidden_channels, coupling == "additive", num_classes, split=i < L - 1))
             c, size = levels[-1].z_channels if i < L - 1 else c * 4, size // 2
         self.levels = nn.ModuleList(levels)
-        self.register_buffer("updates", torch.tensor(0))  # optimizer steps taken, for the warm-up
 
     # -- preprocessing -------------------------------------------------------------------------
     def preprocess(self, x: torch.Tensor, noise: bool, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -222,13 +222,13 @@ class Glow(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"flow": torch.optim.Adam(self.parameters(), lr=self.lr)}
 
+    def lr_warmup(self) -> dict[str, int]:
+        return {"flow": self.warmup_steps}  # linear, from lr / warmup_steps
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         nll = self.nll_terms(self.preprocess(x, noise=True), y)
         loss = nll.mean() / (x[0].numel() * math.log(2))  # bits per dimension
-        for group in self.optimizers["flow"].param_groups:  # linear learning-rate warm-up
-            group["lr"] = self.lr * min(1.0, (int(self.updates) + 1) / max(1, self.warmup_steps))
         self.optimize(loss, "flow")
-        self.updates += 1
         return {"bits_per_dim": loss.detach(), "nll_nats": nll.mean().detach()}
 
     # -- encoding, decoding, likelihood, sampling -----------------------------------------------

@@ -26,10 +26,20 @@ class Phase:
     blend: float  # weight of the new level (1: faded in)
     batch_size: int
     images_in_level: int
+    images_seen: int  # the schedule's input: training images before this step, over all processes
 
     @property
     def name(self) -> str:
         return f"res{self.resolution}"
+
+    def progress(self) -> dict[str, float]:
+        """Where the schedule stands, as recorded in checkpoints and the run's status."""
+        return {
+            "level": self.level,
+            "resolution": self.resolution,
+            "blend": self.blend,
+            "images_in_level": self.images_in_level,
+        }
 
 
 def level_count(image_size: int) -> int:
@@ -97,7 +107,7 @@ class ProgressiveSchedule:
             level += 1
         inside = images_seen - start
         blend = 1.0 if level == 0 or self.fade_images == 0 else min(1.0, inside / self.fade_images)
-        return Phase(level, 4 * 2**level, blend, self.batch_sizes[level], inside)
+        return Phase(level, 4 * 2**level, blend, self.batch_sizes[level], inside, images_seen)
 
 
 def downsample(x: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -17,8 +17,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from zoo.commands import parse_config
 from zoo.errors import ZooError
-from zoo.morph import parse_config
 from zoo.options import Options
 
 
