@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from zoo.build import build_model  # noqa: E402
+from zoo.build import build_model, check_model_options  # noqa: E402
 from zoo.data import build_data  # noqa: E402
 from zoo.ema import EMA  # noqa: E402
 from zoo.evaluation import EvalConfig  # noqa: E402
@@ -70,7 +70,7 @@ def new_model(name: str, data, device):
     options, _ = defaults(name)
     options.pop("name")
     torch.manual_seed(0)
-    return build_model(name, data.info, options).to(device)
+    return build_model(name, data.info, check_model_options(name, options)).to(device)
 
 
 def bare_loop(name, data, steps, batch_size, device, precision, channels_last) -> float:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.helpers import ROOT, fast, only_run, tiny_bundle, tiny_model
+from zoo.checkpoint import load_checkpoint
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
@@ -84,6 +85,12 @@ def model_for(name: str, info: DataInfo) -> GenerativeModel:
 def train(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) -> Trainer:
     """``name``: a registered model (tiny widths), ``autoencoder``, or ``nan-stop``/``nan-skip`` (a NaN
     on rank 1 at step 3 under that ``nan_policy``)."""
+    trainer = make_trainer(name, run_dir, steps, batch_size)
+    trainer.fit()
+    return trainer
+
+
+def make_trainer(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) -> Trainer:
     torch.manual_seed(0)
     data = tiny_bundle(size=16)
     model = model_for(name, data.info)
@@ -101,9 +108,7 @@ def train(name: str, run_dir: Path, steps: int = STEPS, batch_size: int = 16) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker = Tracker("disabled", "test", run_dir, "t", "g", [], {})
     eval_cfg = EvalConfig(n_test=16, batch_size=16)
-    trainer = Trainer(model, data, cfg, run_dir, tracker, 0, eval_cfg, {"model": {"name": name}})
-    trainer.fit()
-    return trainer
+    return Trainer(model, data, cfg, run_dir, tracker, 0, eval_cfg, {"model": {"name": name}})
 
 
 def worker(rank: int, world: int, port: int, names: list[str], out: Path) -> None:
@@ -200,6 +205,47 @@ def test_alae_schedule_counts_the_global_batch(two_process_runs):
     """Both processes' images move the progressive schedule: 4 steps of a global batch of 8."""
     rank0 = weights(two_process_runs / "alae-rank0.weights")
     assert int(rank0["images_seen"]) == STEPS * 8
+
+
+def phases_entered(trainer: Trainer) -> list[tuple[int, int, int, float]]:
+    """(images seen, global batch size, level, blend) each time the trainer tells the model where
+    its count stands: before the first step and after every step (the batch size is the next step's)."""
+    entered, enter = [], trainer.model.enter
+
+    def recording(phase):
+        entered.append((phase.images_seen, phase.batch_size, phase.level, phase.blend))
+        enter(phase)
+
+    trainer.model.enter = recording
+    return entered
+
+
+def test_alae_resumed_on_one_process_continues_the_schedule_two_processes_left(two_process_runs, tmp_path):
+    """The schedule is a function of the trainer's global count of images: a run trained on two
+    processes and resumed on one takes the same batch sizes and phases, step for step, as a run
+    trained on one process throughout (tiny ALAE: 16 images per level, 8 of them fading, batch 8)."""
+    state = torch.load(two_process_runs / "alae-rank0" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["world_size"] == 2 and state["images_seen"] == STEPS * 8
+    straight = make_trainer("alae", tmp_path / "straight", steps=STEPS + 3)
+    straight_phases = phases_entered(straight)
+    straight.fit()
+    resumed = make_trainer("alae", tmp_path / "resumed", steps=STEPS + 3)
+    resumed.load_state_dict(state)
+    resumed_phases = phases_entered(resumed)
+    resumed.fit()
+    assert straight_phases == [
+        (0, 8, 0, 1.0),  # 4x4
+        (8, 8, 0, 1.0),
+        (16, 8, 1, 0.0),  # 8x8 fades in over 8 images
+        (24, 8, 1, 1.0),
+        (32, 8, 2, 0.0),  # 16x16
+        (40, 8, 2, 1.0),
+        (48, 8, 2, 1.0),  # the last level trains until the budget ends
+        (56, 8, 2, 1.0),  # after the last step: the phase the final weights are saved in
+    ]
+    assert resumed_phases == straight_phases[STEPS:]
+    assert resumed.images_seen == straight.images_seen == (STEPS + 3) * 8
+    assert load_checkpoint(resumed.checkpoint_path)["schedule"] == load_checkpoint(straight.checkpoint_path)["schedule"]
 
 
 def test_torchrun_trains_through_train_py(quickdraw_root, tmp_path):

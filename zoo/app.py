@@ -71,7 +71,7 @@ def train(cfg: DictConfig) -> Path:
 
     data = build_data(setup.data_source, **setup.data_options)
     model = build_model(setup.model_name, data.info, setup.model_options)
-    check_devices(tcfg, distributed.world_size())
+    device = check_devices(tcfg, distributed.world_size())
     check_batches(model, tcfg, len(data.train), distributed.world_size())
 
     fp = fingerprint(config)
@@ -88,14 +88,16 @@ def train(cfg: DictConfig) -> Path:
     run_dir, checkpoint = shared  # every process continues the run rank 0 picked
     lock = picked[2] if isinstance(picked, tuple) else None
     try:
-        state = claim(run_dir, checkpoint, lock, runs_dir, cfg, config, fp, setup.model_name, data.info.name)
-        return _fit(run_dir, state, config, setup, data, model)
+        state = claim(run_dir, checkpoint, lock, runs_dir, config, fp, setup.model_name, data.info.name)
+        return _fit(run_dir, state, config, setup, data, model, device)
     finally:
         if lock is not None:
             lock.release()
 
 
-def claim(run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, cfg, config, fp, model_name, data_name):
+def claim(
+    run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, config: dict[str, Any], fp, model_name, data_name
+):
     """The checkpoint's state (None for a new run), after checking that it belongs to this
     configuration; rank 0 then writes the run's config and status. A refusal, or a folder that
     cannot be written, leaves a new run's folder removed and an existing run untouched."""
@@ -107,7 +109,7 @@ def claim(run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, cfg, con
             check_same_run(state, config, checkpoint)
         if main:
             remove_stale_temporaries(run_dir)  # of a writer killed mid-write; we hold the lock now
-            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True), "run configuration")
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config), "run configuration")
             write_status(run_dir, fingerprint=fp, model=model_name, data=data_name, status="starting")
         return state
     except ZooError:
@@ -118,7 +120,7 @@ def claim(run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, cfg, con
         raise
 
 
-def _fit(run_dir: Path, state, config, setup, data, model) -> Path:
+def _fit(run_dir: Path, state, config, setup, data, model, device) -> Path:
     main = distributed.is_main()
     tcfg = setup.trainer
     file_log = logging.FileHandler(run_dir / "train.log") if main else None
@@ -141,7 +143,7 @@ def _fit(run_dir: Path, state, config, setup, data, model) -> Path:
         config=config,
         run_id=state.get("wandb_id") if state else None,
     )
-    trainer = Trainer(model, data, tcfg, run_dir, tracker, setup.seed, setup.eval, config)
+    trainer = Trainer(model, data, tcfg, run_dir, tracker, setup.seed, setup.eval, config, device)
     if state is not None:
         trainer.load_state_dict(state)
     exit_code = 1

@@ -90,8 +90,9 @@ def check_train_config(config: dict[str, Any]) -> TrainSetup:
 
 
 def build_model(name: str, info: DataInfo, options: dict[str, Any]) -> GenerativeModel:
-    """The registered model ``name`` for data described by ``info``, its options checked."""
-    return MODELS.get(name)(info=info, **check_model_options(name, options))
+    """The registered model ``name`` for data described by ``info``, with options that
+    ``check_model_options`` returned (``check_train_config`` and ``build`` check them once)."""
+    return MODELS.get(name)(info=info, **options)
 
 
 def build(config: dict[str, Any], data_root: str | None = None) -> tuple[DataBundle, GenerativeModel]:
@@ -102,4 +103,4 @@ def build(config: dict[str, Any], data_root: str | None = None) -> tuple[DataBun
     if data_root is not None:
         data_options["root"] = data_root
     data = build_data(data_source, **data_options)
-    return data, build_model(model_name, data.info, model_options)
+    return data, build_model(model_name, data.info, check_model_options(model_name, model_options))

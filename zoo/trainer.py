@@ -110,7 +110,7 @@ def batch_sizes(model: GenerativeModel, cfg: TrainerConfig) -> tuple[int, ...]:
 
 def next_batch_size(model: GenerativeModel, images_seen: int, default: int) -> int:
     """The global batch size of the step after ``images_seen`` training images (``default`` for a
-    model without a schedule); a model with a schedule is told the phase it enters."""
+    model without a schedule); a model with a schedule is told the phase it is in now."""
     if model.schedule is None:
         return default
     phase = model.schedule.at(images_seen)
@@ -145,11 +145,14 @@ class Trainer:
         seed: int,
         eval_cfg: EvalConfig,
         run_config: dict[str, Any] | None = None,
+        device: torch.device | None = None,
     ):
+        """``device``: as ``check_devices`` returned it (train.py checks before it picks a run
+        folder); None checks the configuration here."""
         self.cfg, self.data, self.run_dir, self.tracker = cfg, data, Path(run_dir), tracker
         self.seed, self.eval_cfg, self.run_config = seed, eval_cfg, run_config or {}
         self.rank, self.world = distributed.rank(), distributed.world_size()
-        self.device = check_devices(cfg, self.world)
+        self.device = device if device is not None else check_devices(cfg, self.world)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self.main = self.rank == 0  # only rank 0 logs and writes files
         if cfg.sync_batchnorm and self.world > 1:
@@ -321,12 +324,18 @@ class Trainer:
         late = self.cfg.max_minutes is not None and self.elapsed_s >= self.cfg.max_minutes * 60
         return distributed.any_rank(late, self.device)
 
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """This process's slice of the next global batch, on the device, and the global size."""
-        size = next_batch_size(self.model, self.images_seen, self.cfg.batch_size)
+    def _next_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's slice of the next global batch (of ``size`` images), on the device."""
         x, y = self.stream.take(size, shard=(self.rank, self.world))
         x = x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        return x, y.to(self.device, non_blocking=True), size
+        return x, y.to(self.device, non_blocking=True)
+
+    def _count_images(self, size: int = 0) -> int:
+        """Add a step's ``size`` images to the count; a model with a schedule is told where the
+        count puts it (so its weights, saved or evaluated, carry their phase). The next step's
+        global batch size."""
+        self.images_seen += size
+        return next_batch_size(self.model, self.images_seen, self.cfg.batch_size)
 
     def fit(self) -> dict[str, float]:
         cfg = self.cfg
@@ -341,10 +350,11 @@ class Trainer:
         if self.world > 1:  # each process draws its own noise (z, dequantisation), reproducibly
             seed_everything(self.seed + RANK_SEED_STRIDE * self.rank + STEP_SEED_STRIDE * self.step)
         self.model.train()
+        size = self._count_images()
         try:
             while self.step < cfg.max_steps and not self._out_of_time():
                 self._check_phase()
-                x, y, size = self._next_batch()
+                x, y = self._next_batch(size)
                 distributed.broadcast_buffers(self.model)
                 metrics = self.stepper.train_batch(x, y, self.step + 1)
                 if metrics is not None:  # a batch with a dropped update is not logged
@@ -354,8 +364,8 @@ class Trainer:
                 if self.ema is not None:
                     self.ema.update(self.model)
                 self.step += 1
-                self.images_seen += size
                 window.images += size
+                size = self._count_images(size)
                 now = time.perf_counter()
                 self.elapsed_s += now - last_tick
                 last_tick = now

@@ -24,7 +24,7 @@ def perturbed(model: CINN, scale: float = 0.05) -> CINN:
     """Away from the zero-initialised identity (and ActNorm initialised), as after some training."""
     torch.manual_seed(1)
     x = torch.rand(8, 3, 8, 8)
-    model.flow(model.chroma(x), lightness(x))
+    model.flow(model.modelled_ab(x), lightness(x))
     with torch.no_grad():
         for p in model.parameters():
             p.add_(scale * torch.randn_like(p))
@@ -82,7 +82,7 @@ def test_with_chroma_subsampling_the_flow_models_ab_at_half_resolution_and_keeps
     model = perturbed(CINN(DataInfo("rgb8", 3, 16), L=2, **{**SMALL, "ab_subsampling": 2})).eval()
     assert model.z_shapes == [(4, 4, 4), (16, 2, 2)]
     x = torch.rand(3, 3, 16, 16)
-    ab = model.chroma(x)
+    ab = model.modelled_ab(x)
     assert ab.shape == (3, 2, 8, 8)
     assert torch.allclose(ab, chroma(x).unfold(2, 2, 2).unfold(3, 2, 2).mean((-1, -2)), atol=1e-6)
     zs, _ = model.flow(ab, lightness(x))

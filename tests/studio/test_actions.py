@@ -188,3 +188,25 @@ def test_the_compare_tab_shows_the_newest_report_of_a_data_set_from_copies(studi
     assert table == "# report 2026-02-01_00-00-00\n" and len(pictures) == 1
     assert all(Path(f).is_relative_to(local.workdir) for f in files) and len(files) == 3
     assert "no compare.py report called" in local.report("../../etc")[3]
+
+
+def test_a_programming_error_is_the_generic_message_on_the_page_and_a_traceback_in_the_server_log(
+    studio, monkeypatch, caplog
+):
+    """A bug is not the user's to fix: the page says where to look, never what a KeyError says,
+    and the server's log has the whole traceback; a ZooError stays the user's message."""
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug in genzoo")
+
+    monkeypatch.setattr(studio.catalogue, "model", broken)
+    with caplog.at_level("ERROR", logger="zoo.studio"):
+        grey, gallery, moved, message = studio.colourise(key(studio, "cinn", "colour"), None)
+    assert grey is None and gallery == [] and moved is None
+    assert "internal error, see the server log (KeyError)" in message and "a bug in genzoo" not in message
+    [record] = caplog.records
+    assert record.exc_info[0] is KeyError and "a bug in genzoo" in caplog.text and "Traceback" in caplog.text
+
+    monkeypatch.setattr(studio.catalogue, "load", broken)  # one model's failure inside a per-model loop
+    gallery, message = studio.samples("quickdraw", n=4)
+    assert gallery == [] and message.count("internal error, see the server log (KeyError)") == 5

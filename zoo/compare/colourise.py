@@ -25,15 +25,22 @@ from zoo.compare.discovery import Picked
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions
 from zoo.compare.reference import Reference, build_reference
-from zoo.compare.report import FEATURE_DISTANCES, RUN_COST, inception_size, markdown_table, reasons, write_metrics
-from zoo.compare.scoring import score_cost, score_picked
+from zoo.compare.report import (
+    FEATURE_DISTANCES,
+    RUN_COST,
+    inception_size,
+    markdown_table,
+    reasons,
+    reference_meta,
+    write_metrics,
+)
+from zoo.compare.scoring import feature_distances, score_cost, score_picked
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.files import atomic_write_text
 from zoo.images import labelled_columns
 from zoo.metrics.colour import best_of_n_rmse, colourfulness, rmse_per_sample, sample_variance
-from zoo.metrics.frechet import frechet_distance, kernel_distance
 from zoo.nn.colour import AB_SCALE, chroma, grey_rgb, lightness
 from zoo.trained import load_trained
 
@@ -229,20 +236,8 @@ def colour_errors(colourings: torch.Tensor, truth: torch.Tensor) -> dict[str, fl
 
 
 def feature_scores(images: torch.Tensor, ref: Reference, options: CompareOptions) -> dict[str, Any]:
-    """FID and KID of images (N, 3, H, W) against the training reference, in every feature space."""
-    row: dict[str, Any] = {}
-    opts = options.metrics
-    for space in ref.spaces:
-        features = space.features(images[: ref.sizes[space.name]], bool(options.progress))
-        reference = ref.train_features[space.name]
-        row[f"fid_{space.name}"] = frechet_distance(reference, features)
-        kid, _ = kernel_distance(
-            reference, features, opts.kid_subsets, min(opts.kid_subset_size, len(features)), options.seed
-        )
-        row[f"kid_{space.name}_x1e3"] = 1e3 * kid
-    for name, reason in ref.unavailable.items():
-        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = NA(reason)
-    return row
+    """FID and KID of colourings (N, 3, H, W) against the training reference, in every feature space."""
+    return feature_distances(images, ref, options.metrics, options.seed, bool(options.progress))[0]
 
 
 def tuning_text(rows: list[dict[str, Any]], options: CompareOptions, n_train: int) -> str:
@@ -265,17 +260,8 @@ def write_colourise_report(
     grid = labelled_columns(images, out / "colourise.png")
     columns = [(c.replace("{n}", str(options.colourings)), k, f) for c, k, f in COLUMNS]
     table = markdown_table(rows, inception_size(ref), columns)
-    meta = {
-        "task": "colourise",
-        "data": data.info.name,
-        "colourings_per_image": options.colourings,
-        "n_test_images": len(ref.test_images),
-        "n_reference_train_images": len(ref.train_images),
-        "seed": options.seed,
-        "data_key": ref.data_key,
-        "images_per_feature_space": ref.sizes,
-        "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
-    }
+    meta = {"task": "colourise", "data": data.info.name, "colourings_per_image": options.colourings}
+    meta |= reference_meta(ref, options, data)
     write_metrics(out, rows, meta)
     text = REPORT.format(
         data=data.info.name,

@@ -19,7 +19,7 @@ from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
 from zoo.compare.reference import build_reference, data_key
-from zoo.compare.report import TABLE, _jsonable, inception_size, markdown_table, reasons, write_grids, write_report
+from zoo.compare.report import TABLE, inception_size, jsonable, markdown_table, reasons, write_grids, write_report
 from zoo.compare.scoring import model_row, real_row, score_picked
 from zoo.data import build_data
 from zoo.errors import ZooError
@@ -59,8 +59,8 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     usable = {name: p for name, p in picked.items() if p.run is not None}
     rows: list[dict[str, Any]] = [{"model": name, "run": NA(p.reason)} for name, p in picked.items() if p.run is None]
     if not usable:
-        hints = [f"\n  {r['model']}: {r['run'].reason}" for r in rows if "other data" in r["run"].reason]
-        hints += [f"\n  {r['run'].reason}" for r in rows if "colouriser" in r["run"].reason]
+        hints = [f"\n  {name}: {p.reason}" for name, p in picked.items() if p.missing == "other data"]
+        hints += [f"\n  {p.reason}" for p in picked.values() if p.missing == "other task"]
         raise ZooError(
             f"no finished runs to compare on {data_name} under {options.runs_dir}/. "
             f"Train some first, e.g. python train.py model={'cinn' if options.task == 'colourise' else 'dcgan'} "
@@ -132,7 +132,7 @@ def publish(out, stamp, rows, table: str, scored: bool, columns, grids, data_nam
     tracker = tracker_factory(out, data_name, stamp)
     try:
         keys = [k for _, k, _ in columns]
-        tracker.log_table("comparison", keys, [[str(_jsonable(r.get(k, ""))) for k in keys] for r in rows])
+        tracker.log_table("comparison", keys, [[str(jsonable(r.get(k, ""))) for k in keys] for r in rows])
         tracker.log_images(grids, step=0)
     finally:
         tracker.finish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from zoo.compare.options import CompareOptions
 from zoo.errors import ZooError
@@ -22,6 +22,9 @@ class Picked:
     run: Path | None = None
     reason: str = ""
     unfinished: str = ""  # "status running at step 40" for a run given in runs= that has not finished
+    # why there is no run, for the hints of "nothing to compare": trained on other data, a model of
+    # the other task (a colouriser in an image comparison or the reverse), or not trained at all
+    missing: Literal["", "other data", "other task", "not trained"] = ""
 
 
 def wrong_task(name: str, options: CompareOptions) -> str:
@@ -43,7 +46,7 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
             config = read_config(run_dir)
             name = config["model"].get("name")
             if name in MODELS and MODELS.get(name).colourises != (options.task == "colourise"):
-                picked[name] = Picked(reason=f"{run_dir}: {wrong_task(name, options)}")
+                picked[name] = Picked(reason=f"{run_dir}: {wrong_task(name, options)}", missing="other task")
                 continue
             if name in picked:
                 raise ZooError(
@@ -51,7 +54,9 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
                 )
             diff = data_diff(config, data_options)
             if diff:
-                picked[name] = Picked(reason=f"{run_dir} was trained on other data: {'; '.join(diff)}")
+                picked[name] = Picked(
+                    reason=f"{run_dir} was trained on other data: {'; '.join(diff)}", missing="other data"
+                )
                 continue
             status = read_status(run_dir) or {}
             unfinished = ""
@@ -64,27 +69,32 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
     for name in MODELS.names():
         if MODELS.get(name).colourises != (options.task == "colourise"):
             if options.task == "generate" and finished_runs(runs_dir, name, data_name):
-                found[name] = Picked(reason=wrong_task(name, options))
+                found[name] = Picked(reason=wrong_task(name, options), missing="other task")
             continue
         candidates = finished_runs(runs_dir, name, data_name)
-        skipped: list[str] = []
+        skipped: list[tuple[str, bool]] = []  # (why, whether it is other data)
         for run_dir in candidates:
             try:
                 diff = data_diff(read_config(run_dir), data_options)
             except ZooError as e:
                 log.warning("leaving out %s: %s", run_dir, e)
-                skipped.append(f"{run_dir}: unreadable config.yaml")
+                skipped.append((f"{run_dir}: unreadable config.yaml", False))
                 continue
             if not diff:
                 found[name] = Picked(run_dir)
                 break
-            skipped.append(f"{run_dir} was trained on other data: {'; '.join(diff)}")
+            skipped.append((f"{run_dir} was trained on other data: {'; '.join(diff)}", True))
         else:
             if skipped:
                 more = f" (and {len(skipped) - 1} older)" if len(skipped) > 1 else ""
-                found[name] = Picked(reason=f"no finished run on this data; the newest, {skipped[0]}{more}")
+                (why, other_data) = skipped[0]
+                found[name] = Picked(
+                    reason=f"no finished run on this data; the newest, {why}{more}",
+                    missing="other data" if other_data else "not trained",
+                )
             else:
                 found[name] = Picked(
-                    reason=f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})"
+                    reason=f"no finished run under {runs_dir}/{name}-{data_name}/ (python train.py model={name} data={data_name})",
+                    missing="not trained",
                 )
     return found

@@ -148,7 +148,7 @@ def reasons(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """A cell as the CSV and JSON files write it: ``"n/a: <reason>"``, ``"inf"``, or the value."""
     if isinstance(value, NA):
         return str(value)
@@ -163,21 +163,19 @@ def write_metrics(out: Path, rows: list[dict[str, Any]], meta: dict[str, Any]) -
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=keys)
     writer.writeheader()
-    writer.writerows([{k: _jsonable(r.get(k, "")) for k in keys} for r in rows])
+    writer.writerows([{k: jsonable(r.get(k, "")) for k in keys} for r in rows])
     atomic_write_text(out / "metrics.csv", table.getvalue(), "comparison table")
     atomic_write_text(
         out / "metrics.json",
-        json.dumps({"meta": meta, "rows": [{k: _jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
+        json.dumps({"meta": meta, "rows": [{k: jsonable(v) for k, v in r.items()} for r in rows]}, indent=2) + "\n",
         "comparison metrics",
     )
 
 
-def write_report(
-    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
-) -> None:
-    meta = {
+def reference_meta(ref: Reference, options: CompareOptions, data: DataBundle) -> dict[str, Any]:
+    """What ``metrics.json`` says of the held-out data and the reference, for either task."""
+    return {
         "data": data.info.name,
-        "n_samples": options.n_samples,
         "n_reference_train_images": len(ref.train_images),
         "n_test_images": len(ref.test_images),
         "seed": options.seed,
@@ -185,6 +183,12 @@ def write_report(
         "images_per_feature_space": ref.sizes,
         "feature_spaces": {s.name: s.label for s in ref.spaces} | {k: str(NA(v)) for k, v in ref.unavailable.items()},
     }
+
+
+def write_report(
+    out: Path, rows: list[dict[str, Any]], ref: Reference, options: CompareOptions, data: DataBundle
+) -> None:
+    meta = {"data": data.info.name, "n_samples": options.n_samples} | reference_meta(ref, options, data)
     write_metrics(out, rows, meta)
     unfinished = [
         f"- {r['model']}: {r['run']} has not finished ({r['unfinished']})" for r in rows if r.get("unfinished")

@@ -31,17 +31,31 @@ REAL = "real data (test vs train)"
 Row = dict[str, Any]
 
 
+def feature_distances(
+    images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, progress: bool = False
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """FID and KID of images against the training reference in every feature space (the same N
+    images in every row: ``ref.sizes``), a reason for each unavailable space, and the features."""
+    row: dict[str, Any] = {}
+    features: dict[str, torch.Tensor] = {}
+    for space in ref.spaces:
+        found = features[space.name] = space.features(images[: ref.sizes[space.name]], progress)
+        reference = ref.train_features[space.name]
+        row[f"fid_{space.name}"] = frechet_distance(reference, found)
+        kid_mean, _ = kernel_distance(reference, found, opts.kid_subsets, opts.kid_subset_size, seed)
+        row[f"kid_{space.name}_x1e3"] = 1e3 * kid_mean
+    for name, reason in ref.unavailable.items():
+        row[f"fid_{name}"] = row[f"kid_{name}_x1e3"] = NA(reason)
+    return row, features
+
+
 def sample_quality(
     images: torch.Tensor, ref: Reference, opts: MetricOptions, seed: int, num_classes: int, progress: bool = False
 ) -> dict[str, float | str]:
-    row: dict[str, float | str] = {}
+    row, features = feature_distances(images, ref, opts, seed, progress)
     for space in ref.spaces:
-        features = space.features(images[: ref.sizes[space.name]], progress)  # the same N in every row
         reference = ref.train_features[space.name]
-        row[f"fid_{space.name}"] = frechet_distance(reference, features)
-        kid_mean, _ = kernel_distance(reference, features, opts.kid_subsets, opts.kid_subset_size, seed)
-        row[f"kid_{space.name}_x1e3"] = 1e3 * kid_mean
-        found = precision_recall(reference[: len(features)], features, opts.pr_k)
+        found = precision_recall(reference[: len(features[space.name])], features[space.name], opts.pr_k)
         if space.name == "zoo":
             row |= found
             if space.classify is not None:
@@ -52,8 +66,7 @@ def sample_quality(
         else:
             row |= {f"{k}_{space.name}": v for k, v in found.items()}
     for name, reason in ref.unavailable.items():
-        for key in (f"fid_{name}", f"kid_{name}_x1e3", f"precision_{name}", f"recall_{name}"):
-            row[key] = NA(reason)
+        row[f"precision_{name}"] = row[f"recall_{name}"] = NA(reason)
     n = min(len(ref.train_images), len(images))  # a small training split holds fewer images than the samples
     sliced = swd(ref.train_images[:n], images[:n], opts.swd_patches_per_image, seed=seed)
     row["swd_x1e3"] = sliced.pop("swd")

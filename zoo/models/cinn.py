@@ -83,7 +83,7 @@ class CINN(Colouriser):
         self,
         info: DataInfo,
         K: Annotated[int, Field(ge=1, le=64)] = 4,
-        L: Annotated[int, Field(ge=1, le=6)] | None = None,
+        L: Annotated[int, Field(ge=1, le=6)] | None = None,  # flow levels (Glow's name); lightness is `grey` here
         ab_subsampling: Literal[1, 2, 4] = 2,
         hidden_channels: Size = 64,
         cond_width: Size = 32,
@@ -155,12 +155,12 @@ class CINN(Colouriser):
         uniform noise (or at the bin centres when ``noise`` is False)."""
         offset = torch.rand(x.shape, device=x.device, generator=generator) if noise else torch.full_like(x, 0.5)
         x = (torch.round(x * 255) + offset) / 256
-        ab = self.chroma(x)
+        ab = self.modelled_ab(x)
         zs, logdet = self.flow(ab, lightness(x))
         log_pz = sum(gaussian_log_prob(z) for z in zs)
         return -(log_pz + logdet) + self.colour_dims * math.log(AB_SCALE)  # p(ab_lab) = p(ab_lab / 110) / 110^dims
 
-    def chroma(self, x: torch.Tensor) -> torch.Tensor:
+    def modelled_ab(self, x: torch.Tensor) -> torch.Tensor:
         """RGB (B, 3, H, W) -> the modelled ab, scaled and subsampled (B, 2, h, w)."""
         return subsample_chroma(chroma(x), self.ab_subsampling)
 
@@ -213,7 +213,7 @@ class CINN(Colouriser):
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         """[grey image, z_1, ..., z_L]: lightness and the colour latent, together an invertible code."""
         grey = lightness(x)
-        zs, _ = self.flow(self.chroma(x), grey)
+        zs, _ = self.flow(self.modelled_ab(x), grey)
         return [grey, *zs]
 
     @torch.no_grad()

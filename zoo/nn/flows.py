@@ -144,11 +144,13 @@ class CouplingNet(nn.Module):
             ZeroConv2d(hidden, out_channels),
         )
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.embedding is not None:
-            if y is None:
+            if labels is None:
                 raise ValueError("a conditional flow needs labels")
-            e = self.embedding(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])  # (B, E, H, W)
+            e = self.embedding(labels)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])  # (B, E, H, W)
             x = torch.cat([x, e], dim=1)
         if self.cond_channels:
             if cond is None or cond.shape[1] != self.cond_channels or cond.shape[2:] != x.shape[2:]:
@@ -185,9 +187,9 @@ class AffineCoupling(nn.Module):
         self.net = CouplingNet(half, out, hidden, num_classes, cond_channels=cond_channels)
 
     def _shift_log_scale(
-        self, x_a: torch.Tensor, y: torch.Tensor | None, cond: torch.Tensor | None
+        self, x_a: torch.Tensor, labels: torch.Tensor | None, cond: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h = self.net(x_a, y, cond)
+        h = self.net(x_a, labels, cond)
         if self.additive:
             return h, None
         shift, raw = h[:, 0::2], h[:, 1::2]
@@ -196,18 +198,20 @@ class AffineCoupling(nn.Module):
         return shift, (2 * self.atan_clamp / math.pi) * torch.atan(raw / self.atan_clamp)
 
     def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, cond: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x_a, x_b = x.chunk(2, dim=1)
-        shift, log_scale = self._shift_log_scale(x_a, y, cond)
+        shift, log_scale = self._shift_log_scale(x_a, labels, cond)
         if log_scale is None:
             return torch.cat([x_a, x_b + shift], dim=1), x.new_zeros(x.shape[0])
         y_b = (x_b + shift) * torch.exp(log_scale)
         return torch.cat([x_a, y_b], dim=1), log_scale.flatten(1).sum(1)
 
-    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def inverse(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
         z_a, z_b = z.chunk(2, dim=1)
-        shift, log_scale = self._shift_log_scale(z_a, y, cond)
+        shift, log_scale = self._shift_log_scale(z_a, labels, cond)
         x_b = z_b - shift if log_scale is None else z_b * torch.exp(-log_scale) - shift
         return torch.cat([z_a, x_b], dim=1)
 
@@ -223,15 +227,17 @@ class FlowStep(nn.Module):
         self.coupling = AffineCoupling(channels, hidden, **coupling)
 
     def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, cond: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x, ld1 = self.actnorm(x)
         x, ld2 = self.invconv(x)
-        x, ld3 = self.coupling(x, y, cond)
+        x, ld3 = self.coupling(x, labels, cond)
         return x, ld1 + ld2 + ld3
 
-    def inverse(self, z: torch.Tensor, y: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
-        z = self.coupling.inverse(z, y, cond)
+    def inverse(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, cond: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        z = self.coupling.inverse(z, labels, cond)
         z = self.invconv.inverse(z)
         return self.actnorm.inverse(z)
 

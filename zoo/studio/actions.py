@@ -2,14 +2,18 @@
 that tests call them directly and the page (``zoo/studio/page.py``) only lays them out.
 
 Every action returns its pictures and one message in Markdown: per model what it measured (the
-milliseconds it took) or why that model has no answer. Nothing here raises at the page: a
-``ZooError`` (bad input, a run that cannot be loaded) becomes the message.
+milliseconds it took) or why that model has no answer. Nothing here raises at the page: ``answer``
+wraps each action, and ``explain`` turns a failure into its line, a ``ZooError`` (bad input, a run
+that cannot be loaded) as it is, anything else (a bug) as "internal error, see the server log"
+with the traceback logged on the server.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -33,9 +37,53 @@ CANVAS = 280  # the sketchpad's side in pixels: 10 canvas pixels per bitmap pixe
 Gallery = list[tuple[Any, str]]  # (picture or file path, caption)
 
 
+log = logging.getLogger("zoo.studio")
+INTERNAL = "internal error, see the server log"
+
+
 def explain(error: Exception) -> str:
-    """One line for the page: a ``ZooError`` as it is, anything else with its type (never a traceback)."""
-    return str(error) if isinstance(error, ZooError) else f"unexpected {type(error).__name__}: {error}"
+    """One line for the page: a ``ZooError`` (the user's to fix) as it is; anything else is a bug
+    in genzoo, whose traceback goes to the server's log while the page says only that."""
+    if isinstance(error, ZooError):
+        return str(error)
+    log.error("studio: %s", INTERNAL, exc_info=error)
+    return f"{INTERNAL} ({type(error).__name__})"
+
+
+def answer(*empty: Any) -> Callable:
+    """An action of ``Studio`` that returns its pictures and its message's lines: the message gets
+    the server's time for the whole answer; a failure gives the ``empty`` pictures and its one line
+    from ``explain``."""
+
+    def wrap(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def run(self: Studio, *args: Any, **kwargs: Any) -> tuple:
+            started = time.perf_counter()
+            try:
+                *pictures, lines = method(self, *args, **kwargs)
+            except Exception as e:
+                return (*empty, self._done([explain(e)], started))
+            return (*pictures, self._done(lines, started))
+
+        return run
+
+    return wrap
+
+
+def sample_controls(
+    model: GenerativeModel, n: int, temperature: float, truncation: float, label: int
+) -> dict[str, float | torch.Tensor]:
+    """The sliders' values for the controls the model's ``sample`` declares (``label`` -1: every class in turn)."""
+    controls: dict[str, float | torch.Tensor] = {}
+    if "temperature" in model.sample_controls:
+        controls["temperature"] = float(temperature)
+    if "truncation" in model.sample_controls:
+        controls["truncation"] = float(truncation)
+    if "labels" in model.sample_controls and model.conditional:
+        classes = model.info.num_classes
+        labels = torch.arange(n) % classes if label < 0 else torch.full((n,), label % classes)
+        controls["labels"] = labels.to(model.device)
+    return controls
 
 
 @dataclass
@@ -74,20 +122,17 @@ class Studio:
         raise ZooError("no run could be loaded: " + "; ".join(reasons))
 
     # -- tab 1: draw and dance ------------------------------------------------------------------
-    def test_doodle(self, data: str, index: int) -> tuple[Any, str]:
+    @answer(None)
+    def test_doodle(self, data: str, index: int) -> tuple[Any, list[str]]:
         """A held-out image of ``data`` as a sketchpad value (the background), and a message."""
-        started = time.perf_counter()
-        try:
-            run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
-            test = run.data.test
-            index = int(index)
-            if not 0 <= index < len(test):
-                raise ZooError(f"test index {index} is out of range: {data}'s test split has {len(test)} images")
-            x, _ = test.batch(torch.tensor([index]))
-            value = {"background": to_canvas(x[0], CANVAS), "layers": [], "composite": None}
-            return value, self._done([f"test doodle {index} on the canvas"], started)
-        except Exception as e:
-            return None, self._done([explain(e)], started)
+        run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
+        test = run.data.test
+        index = int(index)
+        if not 0 <= index < len(test):
+            raise ZooError(f"test index {index} is out of range: {data}'s test split has {len(test)} images")
+        x, _ = test.batch(torch.tensor([index]))
+        value = {"background": to_canvas(x[0], CANVAS), "layers": [], "composite": None}
+        return value, [f"test doodle {index} on the canvas"]
 
     def _input(self, data: str, value: Any, test_index: int | None, name: str) -> torch.Tensor:
         """A canvas as the models of ``data`` see it: the exact test image while only a test
@@ -183,29 +228,20 @@ class Studio:
         )
 
     # -- tab 2: samples -------------------------------------------------------------------------
+    @answer([])
     def samples(
         self, data: str, n: int = 16, seed: int = 0, temperature: float = 0.7, truncation: float = 0.7, label: int = -1
-    ) -> tuple[Gallery, str]:
+    ) -> tuple[Gallery, list[str]]:
         """Every model's samples on ``data`` from one seed; each control goes to the models whose
         ``sample_controls`` declare it (``label`` -1: every class in turn)."""
-        gallery, lines, started = [], [], time.perf_counter()
+        gallery, lines = [], []
         entries = self.catalogue.entries_for(data, "sample")
         if not entries:
-            return [], self._done(
-                [f"no finished run on {data}; train one: python train.py model=dcgan data={data}"], started
-            )
+            raise ZooError(f"no finished run on {data}; train one: python train.py model=dcgan data={data}")
         for entry in entries:
             try:
                 model = self.catalogue.load(entry.key).model
-                controls: dict[str, Any] = {}
-                if "temperature" in model.sample_controls:
-                    controls["temperature"] = float(temperature)
-                if "truncation" in model.sample_controls:
-                    controls["truncation"] = float(truncation)
-                if "labels" in model.sample_controls and model.conditional:
-                    classes = model.info.num_classes
-                    labels = torch.arange(n) % classes if int(label) < 0 else torch.full((n,), int(label) % classes)
-                    controls["labels"] = labels.to(model.device)
+                controls = sample_controls(model, int(n), temperature, truncation, int(label))
                 generator = torch.Generator(device=model.device).manual_seed(int(seed))
                 start = time.perf_counter()
                 with torch.no_grad():
@@ -217,7 +253,7 @@ class Studio:
             shown = ", ".join(f"{k}={v:g}" for k, v in controls.items() if not torch.is_tensor(v))
             gallery.append((to_image(images, scale=2, nrow=4), f"{entry.model}{f' ({shown})' if shown else ''}"))
             lines.append(f"- **{entry.model}** ({entry.key}): {n} samples in {ms:.0f} ms")
-        return gallery, self._done(lines, started)
+        return gallery, lines
 
     # -- tab 3: style mixing --------------------------------------------------------------------
     def style_layers(self, key: str) -> tuple[list[tuple[str, int]], dict[str, list[int]], str]:
@@ -232,50 +268,45 @@ class Studio:
         except Exception as e:
             return [], {}, explain(e)
 
-    def test_picture(self, key: str, index: int) -> tuple[str | None, str]:
+    @answer(None)
+    def test_picture(self, key: str, index: int) -> tuple[str | None, list[str]]:
         """A held-out image of the run ``key`` written at the model's size, as an upload would be."""
-        started = time.perf_counter()
-        try:
-            data = self.catalogue.load(key).data
-            index = int(index)
-            if not 0 <= index < len(data.test):
-                raise ZooError(f"test index {index} is out of range: the test split has {len(data.test)} images")
-            path = self._scratch(f"_test{index}.png")
-            to_image(data.test.batch(torch.tensor([index]))[0], scale=1).save(path)
-            return str(path), self._done([f"test image {index}"], started)
-        except Exception as e:
-            return None, self._done([explain(e)], started)
+        data = self.catalogue.load(key).data
+        index = int(index)
+        if not 0 <= index < len(data.test):
+            raise ZooError(f"test index {index} is out of range: the test split has {len(data.test)} images")
+        path = self._scratch(f"_test{index}.png")
+        to_image(data.test.batch(torch.tensor([index]))[0], scale=1).save(path)
+        return str(path), [f"test image {index}"]
 
+    @answer(None, None, None)
     def style_mix(
         self, key: str, source: str | None, destination: str | None, layers: list[int]
-    ) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, str]:
+    ) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, list[str]]:
         """Reconstructions of source and destination, and the destination with the source's style
         at ``layers`` (none: the destination's reconstruction; all: the source's)."""
-        started = time.perf_counter()
-        try:
-            model = self.catalogue.model(key, "style_mix")
-            src = read_upload(source, model.info, "source picture").to(model.device)
-            dst = read_upload(destination, model.info, "destination picture").to(model.device)
-            bad = [i for i in layers if not 0 <= int(i) < model.style_layers]
-            if bad:
-                raise ZooError(f"layers {bad} do not exist: this model has layers 0..{model.style_layers - 1}")
-            start = time.perf_counter()
-            with torch.no_grad():
-                w_src, w_dst = model.encode(src), model.encode(dst)
-                mixed = model.style_mix(w_src, w_dst, sorted(int(i) for i in layers))
-                src_rec, dst_rec = model.decode(w_src), model.decode(w_dst)
-            ms = (time.perf_counter() - start) * 1000
-        except Exception as e:
-            return None, None, None, self._done([explain(e)], started)
+        model = self.catalogue.model(key, "style_mix")
+        src = read_upload(source, model.info, "source picture").to(model.device)
+        dst = read_upload(destination, model.info, "destination picture").to(model.device)
+        bad = [i for i in layers if not 0 <= int(i) < model.style_layers]
+        if bad:
+            raise ZooError(f"layers {bad} do not exist: this model has layers 0..{model.style_layers - 1}")
+        start = time.perf_counter()
+        with torch.no_grad():
+            w_src, w_dst = model.encode(src), model.encode(dst)
+            mixed = model.style_mix(w_src, w_dst, sorted(int(i) for i in layers))
+            src_rec, dst_rec = model.decode(w_src), model.decode(w_dst)
+        ms = (time.perf_counter() - start) * 1000
         taken = ", ".join(str(i) for i in sorted(layers)) or "none (the destination's reconstruction)"
         return (
             to_image(src_rec, 4),
             to_image(dst_rec, 4),
             to_image(mixed, 4),
-            self._done([f"source style at layers {taken}; {ms:.0f} ms"], started),
+            [f"source style at layers {taken}; {ms:.0f} ms"],
         )
 
     # -- tab 4: colourise -----------------------------------------------------------------------
+    @answer(None, [], None)
     def colourise(
         self,
         key: str,
@@ -284,36 +315,31 @@ class Studio:
         seed: int = 0,
         reference: str | None = None,
         n: int = 8,
-    ) -> tuple[Image.Image | None, Gallery, Image.Image | None, str]:
+    ) -> tuple[Image.Image | None, Gallery, Image.Image | None, list[str]]:
         """The photo made grey, ``n`` colourings of it, and with a ``reference`` photo and a model
         that can transfer, the reference's colours on the photo's lightness."""
-        started = time.perf_counter()
-        try:
-            model = self.catalogue.model(key, "colourise")
-            x = read_upload(photo, model.info, "photo").to(model.device)
-            grey = lightness(x)
-            generator = torch.Generator(device=model.device).manual_seed(int(seed))
-            t = float(temperature) if model.stochastic else None
-            start = time.perf_counter()
-            with torch.no_grad():
-                colourings = model.colourise(grey, n, t, generator)[0]  # (n, 3, H, W)
-            ms = (time.perf_counter() - start) * 1000
-            moved, note = None, ""
-            if reference is not None:
-                if not model.can_transfer:
-                    note = f"; colour transfer needs a cINN: {type(model).__name__} has one answer per grey image"
-                else:
-                    ref = read_upload(reference, model.info, "reference photo").to(model.device)
-                    with torch.no_grad():
-                        moved = to_image(torch.cat([ref, model.transfer(ref, x)]), 4)
-        except Exception as e:
-            return None, [], None, self._done([explain(e)], started)
+        model = self.catalogue.model(key, "colourise")
+        x = read_upload(photo, model.info, "photo").to(model.device)
+        grey = lightness(x)
+        generator = torch.Generator(device=model.device).manual_seed(int(seed))
+        t = float(temperature) if model.stochastic else None
+        start = time.perf_counter()
+        with torch.no_grad():
+            colourings = model.colourise(grey, n, t, generator)[0]  # (n, 3, H, W)
+        ms = (time.perf_counter() - start) * 1000
+        moved, note = None, ""
+        if reference is not None:
+            if not model.can_transfer:
+                note = f"; colour transfer needs a cINN: {type(model).__name__} has one answer per grey image"
+            else:
+                ref = read_upload(reference, model.info, "reference photo").to(model.device)
+                with torch.no_grad():
+                    moved = to_image(torch.cat([ref, model.transfer(ref, x)]), 4)
         drawn = (
             f"at temperature {t:g}, seed {seed}" if t is not None else "(one answer: a regression has no temperature)"
         )
         gallery = [(to_image(c[None], 4), f"colouring {i + 1}") for i, c in enumerate(colourings)]
-        message = self._done([f"{n} colourings {drawn} in {ms:.0f} ms{note}"], started)
-        return to_image(grey_rgb(grey), 4), gallery, moved, message
+        return to_image(grey_rgb(grey), 4), gallery, moved, [f"{n} colourings {drawn} in {ms:.0f} ms{note}"]
 
     # -- tab 5: compare -------------------------------------------------------------------------
     def reports(self) -> dict[str, Path]:
@@ -329,13 +355,12 @@ class Studio:
             found.setdefault(label, folder)
         return dict(sorted(found.items()))
 
-    def report(self, label: str) -> tuple[str, Gallery, list[str], str]:
+    @answer("", [], [])
+    def report(self, label: str) -> tuple[str, Gallery, list[str], list[str]]:
         """A report's table (Markdown), its images, copies of its files to download, a message."""
-        started = time.perf_counter()
         folder = self.reports().get(label)
         if folder is None:
-            message = f"no compare.py report called '{label}'; run python compare.py and press 'Refresh runs'"
-            return "", [], [], self._done([message], started)
+            raise ZooError(f"no compare.py report called '{label}'; run python compare.py and press 'Refresh runs'")
         try:
             text = (folder / "report.md").read_text()
             copy = self._scratch("_report")
@@ -344,14 +369,12 @@ class Studio:
             for name in sorted(p.name for p in folder.iterdir() if p.is_file()):
                 if name.endswith((".md", ".csv", ".json", ".png")):
                     files.append(str(shutil.copy2(folder / name, copy / name)))
-            pictures = [(f, Path(f).name) for f in files if f.endswith(".png")]
         except OSError as e:
-            return "", [], [], self._done([f"{folder.name} cannot be read: {e}"], started)
+            raise ZooError(f"{folder.name} cannot be read: {e}") from None
+        pictures = [(f, Path(f).name) for f in files if f.endswith(".png")]
         return (
             text,
             pictures,
             files,
-            self._done(
-                [f"report {folder.name} ({label}); its files: {', '.join(Path(f).name for f in files)}"], started
-            ),
+            [f"report {folder.name} ({label}); its files: {', '.join(Path(f).name for f in files)}"],
         )

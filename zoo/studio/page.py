@@ -82,6 +82,8 @@ def _choice(choices: list[str], preferred: str | None = None) -> str | None:
 
 
 def build_page(studio: Studio) -> gr.Blocks:
+    """The page: a header with the runs, one tab per function below, and 'Refresh runs', which
+    updates every tab's choices."""
     cat = studio.catalogue
     with gr.Blocks(title="genzoo studio") as page:
         gr.Markdown(
@@ -91,181 +93,14 @@ def build_page(studio: Studio) -> gr.Blocks:
         with gr.Row():
             refresh = gr.Button("Refresh runs", scale=0, elem_id="refresh")
             listing = gr.Markdown(_listing(studio), elem_id="listing")
-
         with gr.Tabs():
-            # -- 1. draw and dance ---------------------------------------------------------------
-            with gr.Tab("Draw and dance", id="dance"):
-                encode_sets = cat.data_sets("encode")
-                dance_data = gr.Dropdown(encode_sets, value=_choice(encode_sets, "quickdraw"), label="data set")
-                test_a, test_b = gr.State(None), gr.State(None)
-                with gr.Row():
-                    with gr.Column():
-                        canvas_a = _sketchpad("A")
-                        with gr.Row():
-                            index_a = gr.Number(0, precision=0, label="test doodle #", minimum=0)
-                            fill_a = gr.Button("Use a test doodle", elem_id="fill-a")
-                    with gr.Column():
-                        canvas_b = _sketchpad("B")
-                        with gr.Row():
-                            index_b = gr.Number(1, precision=0, label="test doodle #", minimum=0)
-                            fill_b = gr.Button("Use a test doodle", elem_id="fill-b")
-                with gr.Row():
-                    mode = gr.Radio(["slerp", "linear"], value="slerp", label="interpolation")
-                    frames = gr.Slider(4, 64, value=16, step=1, label="frames")
-                    fps = gr.Slider(2, 30, value=12, step=1, label="frames per second")
-                    pingpong = gr.Checkbox(True, label="ping-pong loop (the doodle dances)")
-                dance_go = gr.Button("Reconstruct and morph", variant="primary", elem_id="dance-go")
-                dance_inputs = gr.Image(
-                    format="png", label="A | B as the models see them", elem_id="dance-inputs", height=160
-                )
-                dance_message = gr.Markdown(elem_id="dance-message")
-                recons = _gallery("reconstructions (A | B)", "dance-recons", columns=4, height=300)
-                morph_message = gr.Markdown(elem_id="morph-message")
-                morphs = _gallery("morphs A -> B", "dance-morphs", columns=4, height=330)
-
-                def fill(data: str, index: Any):
-                    value, message = studio.test_doodle(data, index or 0)
-                    return (value if value is not None else gr.update()), (None if value is None else index), message
-
-                fill_a.click(fill, [dance_data, index_a], [canvas_a, test_a, dance_message])
-                fill_b.click(fill, [dance_data, index_b], [canvas_b, test_b, dance_message])
-                canvas_a.clear(lambda: None, None, test_a)
-                canvas_b.clear(lambda: None, None, test_b)
-                dance_data.change(lambda: (None, None), None, [test_a, test_b])  # test indices of the old data
-
-                def reconstruct(data, a, b, ta, tb):
-                    out = studio.reconstruct(data, a, b, ta, tb)
-                    return out.inputs, out.pictures, out.message
-
-                def morph(data, a, b, ta, tb, n, m, loop, rate):
-                    out = studio.morph(data, a, b, ta, tb, int(n), m, bool(loop), int(rate))
-                    return out.pictures, out.message
-
-                pair = [dance_data, canvas_a, canvas_b, test_a, test_b]
-                dance_go.click(reconstruct, pair, [dance_inputs, recons, dance_message]).then(
-                    morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message]
-                )
-
-            # -- 2. samples --------------------------------------------------------------------
-            with gr.Tab("Samples", id="samples"):
-                sample_sets = cat.data_sets("sample")
-                sample_data = gr.Dropdown(sample_sets, value=_choice(sample_sets, "quickdraw"), label="data set")
-                with gr.Row():
-                    n = gr.Slider(4, 64, value=16, step=4, label="samples per model")
-                    seed = gr.Number(0, precision=0, label="seed")
-                    temperature = gr.Slider(0.05, 1.5, value=0.7, step=0.05, label="temperature (flows)")
-                    truncation = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="truncation psi (ALAE)")
-                    label = gr.Number(-1, precision=0, label="class (conditional models; -1: each in turn)")
-                sample_go = gr.Button("Draw samples", variant="primary", elem_id="samples-go")
-                sample_message = gr.Markdown(elem_id="samples-message")
-                sample_gallery = _gallery("samples, one grid per model", "samples-gallery", columns=5, height=330)
-                sample_go.click(
-                    studio.samples,
-                    [sample_data, n, seed, temperature, truncation, label],
-                    [sample_gallery, sample_message],
-                )
-
-            # -- 3. style mixing ---------------------------------------------------------------
-            with gr.Tab("Style mixing", id="style"):
-                mixers = cat.keys("style_mix")
-                first = _choice(mixers)
-                choices, presets, note = studio.style_layers(first) if first else ([], {}, "")
-                style_run = gr.Dropdown(mixers, value=first, label="run (a style-based model: ALAE)")
-                if not mixers:
-                    gr.Markdown("No style-based run yet: `python train.py model=alae data=quickdraw` (or catfaces64).")
-                preset_state = gr.State(presets)
-                with gr.Row():
-                    source, source_index, source_fill = _picture_input("source (gives the style)", "style-source", 0)
-                    destination, destination_index, destination_fill = _picture_input(
-                        "destination", "style-destination", 1
-                    )
-                layers = gr.CheckboxGroup(
-                    choices, value=presets.get("coarse", []), label="layers that take the source's style", info=note
-                )
-                with gr.Row():
-                    preset_buttons = {
-                        name: gr.Button(name, size="sm", elem_id=f"preset-{name}")
-                        for name in ("coarse", "middle", "fine", "none", "all")
-                    }
-                style_go = gr.Button("Mix styles", variant="primary", elem_id="style-go")
-                style_message = gr.Markdown(elem_id="style-message")
-                with gr.Row():
-                    source_rec = gr.Image(format="png", label="source reconstruction", height=200)
-                    destination_rec = gr.Image(format="png", label="destination reconstruction", height=200)
-                    mixed = gr.Image(format="png", label="mixed", elem_id="style-mixed", height=200)
-
-                def new_run(key):
-                    choices, presets, note = studio.style_layers(key)
-                    return gr.update(choices=choices, value=presets.get("coarse", []), info=note), presets
-
-                style_run.change(new_run, style_run, [layers, preset_state])
-                for name, button in preset_buttons.items():
-                    button.click(lambda p, name=name: p.get(name, []), preset_state, layers)
-                source_fill.click(studio.test_picture, [style_run, source_index], [source, style_message])
-                destination_fill.click(
-                    studio.test_picture, [style_run, destination_index], [destination, style_message]
-                )
-                style_go.click(
-                    studio.style_mix,
-                    [style_run, source, destination, layers],
-                    [source_rec, destination_rec, mixed, style_message],
-                )
-
-            # -- 4. colourise ------------------------------------------------------------------
-            with gr.Tab("Colourise", id="colourise"):
-                colourisers = cat.keys("colourise")
-                cinns = cat.keys("transfer")
-                colour_run = gr.Dropdown(
-                    colourisers,
-                    value=_choice(colourisers, cinns[-1] if cinns else None),
-                    label="run (a colouriser: cinn or colour_regression)",
-                )
-                if not colourisers:
-                    gr.Markdown(
-                        "No colouriser trained yet: `python train.py model=cinn data=flowers64` "
-                        "(and `model=colour_regression` for the baseline)."
-                    )
-                colour_seed = gr.State(0)
-                with gr.Row():
-                    photo, photo_index, photo_fill = _picture_input("photo to colour", "colour-photo", 0)
-                    reference, reference_index, reference_fill = _picture_input(
-                        "reference photo (colour transfer, cINN)", "colour-reference", 1
-                    )
-                colour_temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="temperature (cINN)")
-                with gr.Row():
-                    colour_go = gr.Button("Colourise", variant="primary", elem_id="colour-go")
-                    more = gr.Button("More (a new draw)", elem_id="colour-more")
-                colour_message = gr.Markdown(elem_id="colour-message")
-                with gr.Row():
-                    grey = gr.Image(format="png", label="grey input", height=200, elem_id="colour-grey")
-                    transferred = gr.Image(
-                        format="png",
-                        label="reference | its colours on the photo",
-                        height=200,
-                        elem_id="colour-transfer",
-                    )
-                colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
-                photo_fill.click(studio.test_picture, [colour_run, photo_index], [photo, colour_message])
-                reference_fill.click(studio.test_picture, [colour_run, reference_index], [reference, colour_message])
-                colour_inputs = [colour_run, photo, colour_temperature, colour_seed, reference]
-                colour_outputs = [grey, colourings, transferred, colour_message]
-                colour_go.click(studio.colourise, colour_inputs, colour_outputs)
-                more.click(lambda s: int(s) + 1, colour_seed, colour_seed).then(
-                    studio.colourise, colour_inputs, colour_outputs
-                )
-
-            # -- 5. compare --------------------------------------------------------------------
-            with gr.Tab("Compare", id="compare"):
-                labels = list(studio.reports())
-                report_pick = gr.Dropdown(
-                    labels, value=_choice(labels, "quickdraw (generate)"), label="newest compare.py report of"
-                )
-                report_go = gr.Button("Show report", variant="primary", elem_id="compare-go")
-                report_message = gr.Markdown(elem_id="compare-message")
-                report_images = _gallery("the report's images", "compare-images", columns=3)
-                report_files = gr.File(label="the report's files", file_count="multiple")
-                report_table = gr.Markdown(elem_id="compare-table")
-                report_go.click(studio.report, report_pick, [report_table, report_images, report_files, report_message])
+            pickers = [
+                _dance_tab(studio),
+                _samples_tab(studio),
+                _style_tab(studio),
+                _colourise_tab(studio),
+                _compare_tab(studio),
+            ]
 
         def refreshed():
             cat.refresh()
@@ -278,8 +113,175 @@ def build_page(studio: Studio) -> gr.Blocks:
                 gr.update(choices=list(studio.reports())),
             )
 
-        refresh.click(refreshed, None, [listing, dance_data, sample_data, style_run, colour_run, report_pick])
+        refresh.click(refreshed, None, [listing, *pickers])
     return page
+
+
+def _doodle_column(name: str, index: int) -> tuple[gr.Sketchpad, gr.Number, gr.Button]:
+    """A sketchpad, and a test doodle number with the button that puts it on the canvas."""
+    with gr.Column():
+        canvas = _sketchpad(name)
+        with gr.Row():
+            number = gr.Number(index, precision=0, label="test doodle #", minimum=0)
+            fill = gr.Button("Use a test doodle", elem_id=f"fill-{name.lower()}")
+    return canvas, number, fill
+
+
+def _dance_tab(studio: Studio) -> gr.Dropdown:
+    """1. Draw two doodles (or take test ones); every encoder reconstructs them and morphs A into B."""
+    with gr.Tab("Draw and dance", id="dance"):
+        encode_sets = studio.catalogue.data_sets("encode")
+        data = gr.Dropdown(encode_sets, value=_choice(encode_sets, "quickdraw"), label="data set")
+        test_a, test_b = gr.State(None), gr.State(None)  # the test index on a canvas, until drawn over
+        with gr.Row():
+            canvas_a, index_a, fill_a = _doodle_column("A", 0)
+            canvas_b, index_b, fill_b = _doodle_column("B", 1)
+        with gr.Row():
+            mode = gr.Radio(["slerp", "linear"], value="slerp", label="interpolation")
+            frames = gr.Slider(4, 64, value=16, step=1, label="frames")
+            fps = gr.Slider(2, 30, value=12, step=1, label="frames per second")
+            pingpong = gr.Checkbox(True, label="ping-pong loop (the doodle dances)")
+        go = gr.Button("Reconstruct and morph", variant="primary", elem_id="dance-go")
+        inputs = gr.Image(format="png", label="A | B as the models see them", elem_id="dance-inputs", height=160)
+        message = gr.Markdown(elem_id="dance-message")
+        recons = _gallery("reconstructions (A | B)", "dance-recons", columns=4, height=300)
+        morph_message = gr.Markdown(elem_id="morph-message")
+        morphs = _gallery("morphs A -> B", "dance-morphs", columns=4, height=330)
+
+        def fill(data: str, index: Any):
+            value, said = studio.test_doodle(data, index or 0)
+            return (value if value is not None else gr.update()), (None if value is None else index), said
+
+        def reconstruct(data, a, b, ta, tb):
+            out = studio.reconstruct(data, a, b, ta, tb)
+            return out.inputs, out.pictures, out.message
+
+        def morph(data, a, b, ta, tb, n, m, loop, rate):
+            out = studio.morph(data, a, b, ta, tb, int(n), m, bool(loop), int(rate))
+            return out.pictures, out.message
+
+        fill_a.click(fill, [data, index_a], [canvas_a, test_a, message])
+        fill_b.click(fill, [data, index_b], [canvas_b, test_b, message])
+        canvas_a.clear(lambda: None, None, test_a)
+        canvas_b.clear(lambda: None, None, test_b)
+        data.change(lambda: (None, None), None, [test_a, test_b])  # test indices of the old data
+        pair = [data, canvas_a, canvas_b, test_a, test_b]
+        go.click(reconstruct, pair, [inputs, recons, message]).then(
+            morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message]
+        )
+    return data
+
+
+def _samples_tab(studio: Studio) -> gr.Dropdown:
+    """2. Every model's samples from one seed, each control going to the models that take it."""
+    with gr.Tab("Samples", id="samples"):
+        sample_sets = studio.catalogue.data_sets("sample")
+        data = gr.Dropdown(sample_sets, value=_choice(sample_sets, "quickdraw"), label="data set")
+        with gr.Row():
+            n = gr.Slider(4, 64, value=16, step=4, label="samples per model")
+            seed = gr.Number(0, precision=0, label="seed")
+            temperature = gr.Slider(0.05, 1.5, value=0.7, step=0.05, label="temperature (flows)")
+            truncation = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="truncation psi (ALAE)")
+            label = gr.Number(-1, precision=0, label="class (conditional models; -1: each in turn)")
+        go = gr.Button("Draw samples", variant="primary", elem_id="samples-go")
+        message = gr.Markdown(elem_id="samples-message")
+        gallery = _gallery("samples, one grid per model", "samples-gallery", columns=5, height=330)
+        go.click(studio.samples, [data, n, seed, temperature, truncation, label], [gallery, message])
+    return data
+
+
+def _style_tab(studio: Studio) -> gr.Dropdown:
+    """3. A style-based model's source style put on a destination at chosen layers."""
+    with gr.Tab("Style mixing", id="style"):
+        mixers = studio.catalogue.keys("style_mix")
+        first = _choice(mixers)
+        choices, presets, note = studio.style_layers(first) if first else ([], {}, "")
+        run = gr.Dropdown(mixers, value=first, label="run (a style-based model: ALAE)")
+        if not mixers:
+            gr.Markdown("No style-based run yet: `python train.py model=alae data=quickdraw` (or catfaces64).")
+        preset_state = gr.State(presets)
+        with gr.Row():
+            source, source_index, source_fill = _picture_input("source (gives the style)", "style-source", 0)
+            destination, destination_index, destination_fill = _picture_input("destination", "style-destination", 1)
+        layers = gr.CheckboxGroup(
+            choices, value=presets.get("coarse", []), label="layers that take the source's style", info=note
+        )
+        with gr.Row():
+            buttons = {
+                name: gr.Button(name, size="sm", elem_id=f"preset-{name}")
+                for name in ("coarse", "middle", "fine", "none", "all")
+            }
+        go = gr.Button("Mix styles", variant="primary", elem_id="style-go")
+        message = gr.Markdown(elem_id="style-message")
+        with gr.Row():
+            source_rec = gr.Image(format="png", label="source reconstruction", height=200)
+            destination_rec = gr.Image(format="png", label="destination reconstruction", height=200)
+            mixed = gr.Image(format="png", label="mixed", elem_id="style-mixed", height=200)
+
+        def new_run(key):
+            choices, presets, note = studio.style_layers(key)
+            return gr.update(choices=choices, value=presets.get("coarse", []), info=note), presets
+
+        run.change(new_run, run, [layers, preset_state])
+        for name, button in buttons.items():
+            button.click(lambda p, name=name: p.get(name, []), preset_state, layers)
+        source_fill.click(studio.test_picture, [run, source_index], [source, message])
+        destination_fill.click(studio.test_picture, [run, destination_index], [destination, message])
+        go.click(studio.style_mix, [run, source, destination, layers], [source_rec, destination_rec, mixed, message])
+    return run
+
+
+def _colourise_tab(studio: Studio) -> gr.Dropdown:
+    """4. A photo made grey and coloured n ways; with a cINN, a reference photo's colours transferred."""
+    with gr.Tab("Colourise", id="colourise"):
+        colourisers, cinns = studio.catalogue.keys("colourise"), studio.catalogue.keys("transfer")
+        run = gr.Dropdown(
+            colourisers,
+            value=_choice(colourisers, cinns[-1] if cinns else None),
+            label="run (a colouriser: cinn or colour_regression)",
+        )
+        if not colourisers:
+            gr.Markdown(
+                "No colouriser trained yet: `python train.py model=cinn data=flowers64` "
+                "(and `model=colour_regression` for the baseline)."
+            )
+        seed = gr.State(0)
+        with gr.Row():
+            photo, photo_index, photo_fill = _picture_input("photo to colour", "colour-photo", 0)
+            reference, reference_index, reference_fill = _picture_input(
+                "reference photo (colour transfer, cINN)", "colour-reference", 1
+            )
+        temperature = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="temperature (cINN)")
+        with gr.Row():
+            go = gr.Button("Colourise", variant="primary", elem_id="colour-go")
+            more = gr.Button("More (a new draw)", elem_id="colour-more")
+        message = gr.Markdown(elem_id="colour-message")
+        with gr.Row():
+            grey = gr.Image(format="png", label="grey input", height=200, elem_id="colour-grey")
+            transferred = gr.Image(
+                format="png", label="reference | its colours on the photo", height=200, elem_id="colour-transfer"
+            )
+        colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
+        photo_fill.click(studio.test_picture, [run, photo_index], [photo, message])
+        reference_fill.click(studio.test_picture, [run, reference_index], [reference, message])
+        inputs, outputs = [run, photo, temperature, seed, reference], [grey, colourings, transferred, message]
+        go.click(studio.colourise, inputs, outputs)
+        more.click(lambda s: int(s) + 1, seed, seed).then(studio.colourise, inputs, outputs)
+    return run
+
+
+def _compare_tab(studio: Studio) -> gr.Dropdown:
+    """5. The newest compare.py report of a data set: its table, images and files."""
+    with gr.Tab("Compare", id="compare"):
+        labels = list(studio.reports())
+        pick = gr.Dropdown(labels, value=_choice(labels, "quickdraw (generate)"), label="newest compare.py report of")
+        go = gr.Button("Show report", variant="primary", elem_id="compare-go")
+        message = gr.Markdown(elem_id="compare-message")
+        images = _gallery("the report's images", "compare-images", columns=3)
+        files = gr.File(label="the report's files", file_count="multiple")
+        table = gr.Markdown(elem_id="compare-table")
+        go.click(studio.report, pick, [table, images, files, message])
+    return pick
 
 
 def _listing(studio: Studio) -> str:
