@@ -37,6 +37,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, frozen
+from zoo.nn.flags import flag_is_set, saved_flag, set_flag
 from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
 from zoo.nn.pixels import to_signed, to_unit
 from zoo.nn.progressive import Phase, ProgressiveSchedule, blend_real, downsample, upsample_to
@@ -71,12 +72,7 @@ class StyleGenerator(nn.Module):
             GeneratorBlock(widths[max(i - 1, 0)], widths[i], w_dim, first=i == 0) for i in range(len(widths))
         )
         self.to_rgb = nn.ModuleList(EqualizedConv2d(c, channels, 1, gain=1.0) for c in widths)
-        self.register_buffer("bias_initialised", torch.tensor(False))  # saved; read only when loading
-        self.bias_ready = False  # its host-side copy, which the training step asks
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self.bias_ready = bool(self.bias_initialised)
+        saved_flag(self, "bias_initialised")
 
     @torch.no_grad()
     def init_output_bias(self, real: torch.Tensor) -> None:
@@ -84,8 +80,7 @@ class StyleGenerator(nn.Module):
         batch: line drawings are mostly background, which a zero bias (mid-grey) is far from."""
         for to_rgb in self.to_rgb:
             to_rgb.bias.copy_(real.mean(dim=(0, 2, 3)))
-        self.bias_initialised.fill_(True)
-        self.bias_ready = True
+        set_flag(self, "bias_initialised")
 
     def forward(
         self,
@@ -318,7 +313,7 @@ class ALAE(GenerativeModel):
         phase = self.phase
         real = blend_real(to_signed(x), phase)  # (B, C, r, r) at the level's resolution
         n = len(real)
-        if not self.generator.bias_ready:
+        if not flag_is_set(self.generator, "bias_initialised"):
             self.generator.init_output_bias(real)
 
         with_r1 = self.r1_gamma > 0 and self._d_steps % self.r1_every == 0  # lazy R1

@@ -32,6 +32,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
+from zoo.nn.flags import flag_is_set, saved_flag, set_flag
 from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
 from zoo.nn.pixels import halvings, to_signed, to_unit
 from zoo.nn.resblocks import ResBlock
@@ -87,7 +88,7 @@ class Generator(nn.Module):
         self.out = nn.Sequential(
             nn.BatchNorm2d(ws[-1]), nn.ReLU(), nn.Conv2d(ws[-1], channels, 3, padding=1), nn.Tanh()
         )
-        self.register_buffer("bias_initialised", torch.tensor(False))
+        saved_flag(self, "bias_initialised")
 
     @torch.no_grad()
     def init_output_bias(self, real: torch.Tensor) -> None:
@@ -98,7 +99,7 @@ class Generator(nn.Module):
         first batch; the flag is a buffer, so a resumed run does not redo it."""
         mean = real.mean(dim=(0, 2, 3)).clamp(-0.99, 0.99)  # (C,)
         self.out[2].bias.copy_(torch.atanh(mean))
-        self.bias_initialised.fill_(True)
+        set_flag(self, "bias_initialised")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = rearrange(self.project(z), "b (c h w) -> b c h w", c=self.start, h=4, w=4)
@@ -207,7 +208,7 @@ class AlphaGAN(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         real = to_signed(x)  # the generator's tanh range
-        if not self.generator.bias_initialised:
+        if not flag_is_set(self.generator, "bias_initialised"):
             self.generator.init_output_bias(real)
         for _ in range(self.ae_steps):  # E and G first, ae_steps times (they lag the discriminators)
             out = self.autoencoder_losses(real)

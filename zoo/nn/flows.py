@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from zoo.nn.flags import flag_is_set, saved_flag, set_flag
+
 
 class LogitTransform(nn.Module):
     """x in (-0.5, 0.5) -> logit(alpha + (1 - 2 alpha)(x + 0.5)) (RealNVP section 4.1).
@@ -38,13 +40,14 @@ class LogitTransform(nn.Module):
 class ActNorm(nn.Module):
     """Per-channel affine y = s * (x + b), initialised from the first batch so that y has zero mean
     and unit variance per channel (Glow section 3.1). ``initialized`` is a buffer, so it is saved in
-    checkpoints and a resumed run never initialises again."""
+    checkpoints and a resumed run never initialises again; every forward pass asks its host copy
+    (``zoo/nn/flags.py``), so it never waits for the GPU."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
-        self.register_buffer("initialized", torch.tensor(False))
+        saved_flag(self, "initialized")
 
     @torch.no_grad()
     def initialize(self, x: torch.Tensor) -> None:
@@ -52,10 +55,10 @@ class ActNorm(nn.Module):
         std = x.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
         self.bias.copy_(-mean)
         self.log_scale.copy_(-torch.log(std + 1e-6))
-        self.initialized.fill_(True)
+        set_flag(self, "initialized")
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.initialized:
+        if not flag_is_set(self, "initialized"):
             self.initialize(x)
         y = (x + self.bias) * torch.exp(self.log_scale)
         logdet = self.log_scale.sum() * x.shape[2] * x.shape[3]
