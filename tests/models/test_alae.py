@@ -304,3 +304,20 @@ def test_samples_of_one_batch_draw_their_own_noise_and_reconstructions_share_one
     assert torch.equal(decoded[0], decoded[1])
     samples = model.sample(4, torch.Generator().manual_seed(0))
     assert torch.equal(samples, model.sample(4, torch.Generator().manual_seed(0)))
+
+
+def test_a_checkpoint_from_before_the_stream_position_was_saved_resumes_by_replaying_the_schedule(tmp_path):
+    """Older checkpoints have no ``stream_position``: the trainer replays the schedule's batch sizes
+    (16, 16, 8, ...) to find where the batch stream stood, and the run continues the same run."""
+    straight = make_trainer(tmp_path / "a", alae(batch_sizes=[16, 8, 4]), max_steps=8)
+    straight.fit()
+    interrupted = make_trainer(tmp_path / "b", alae(batch_sizes=[16, 8, 4]), max_steps=5)
+    interrupted.fit()
+    state = load_checkpoint(interrupted.checkpoint_path)
+    saved = state.pop("stream_position")
+    resumed = make_trainer(tmp_path / "b", alae(batch_sizes=[16, 8, 4]), max_steps=8)
+    resumed.load_state_dict(state)
+    assert resumed.stream.position == saved
+    resumed.fit()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

@@ -125,6 +125,17 @@ def test_learning_rate_warms_up_linearly_and_the_count_is_saved():
     assert lr() == pytest.approx(1e-3)  # warmed up: the configured rate
 
 
+def test_a_checkpoint_with_the_models_own_warmup_count_from_before_still_loads():
+    """Glow once counted its warm-up in a buffer (``updates``); the Stepper owns it now. An older
+    state dict still loads, and the warm-up continues from the run's step count."""
+    old = glow(size=4, warmup_steps=10, lr=1e-3)
+    state = old.state_dict() | {"updates": torch.tensor(3)}
+    model = glow(size=4, warmup_steps=10, lr=1e-3)
+    model.load_state_dict(state)  # strict: the retired key is the only extra one
+    model.stepper.load_state_dict({"optimizers": old.stepper.state_dict()["optimizers"]}, updates_so_far=3)
+    assert model.stepper.optimizers["flow"].param_groups[0]["lr"] == pytest.approx(4e-4)
+
+
 def test_temperature_scales_the_spread_of_samples():
     model = glow(size=8)
     cold = model.inverse_flow([None, None], temperature=0.1, batch=64, generator=torch.Generator().manual_seed(0))

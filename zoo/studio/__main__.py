@@ -41,11 +41,13 @@ def serve(options: StudioOptions, block: bool = True):
     os.environ["GRADIO_TEMP_DIR"] = str(scratch / "gradio")  # uploads land here, nowhere else
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+    from zoo.logs import setup_logging
     from zoo.studio.actions import Studio
     from zoo.studio.catalogue import Catalogue
     from zoo.studio.page import CSS, THEME, build_page
     from zoo.trainer import pick_device
 
+    setup_logging()  # the server's log: where a bug's traceback goes (the page only says so)
     if not Path(options.runs_dir).is_dir():
         raise ZooError(f"runs_dir={options.runs_dir} is not a folder; train a model first or pass runs_dir=<folder>")
     catalogue = Catalogue(options.runs_dir, pick_device(options.device), options.data_root)
