@@ -1,9 +1,9 @@
 """One path from a configuration to objects: every option checked, then the data and the model.
 
 ``check_train_config`` validates every group of ``train.py``'s options (types, ranges, choices,
-unknown keys) without reading any data, so a bad value costs nothing; ``build`` then makes the
-``DataBundle`` and the ``GenerativeModel``. ``train.py``, ``compare.py``, ``zoo.morph`` and the
-benches all come through here.
+unknown keys) without reading any data, so a bad value costs nothing; ``build_model`` then makes
+the ``GenerativeModel`` (``zoo.data.build_data`` the ``DataBundle``). ``train.py``, ``zoo.trained``
+(and through it ``compare.py``, ``zoo.morph`` and the studio) and the benches all come through here.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from zoo.data import build_data, check_data_options
-from zoo.data.base import DataBundle, DataInfo
+from zoo.data import check_data_options
+from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig
 from zoo.models.base import GenerativeModel
@@ -93,14 +93,3 @@ def build_model(name: str, info: DataInfo, options: dict[str, Any]) -> Generativ
     """The registered model ``name`` for data described by ``info``, with options that
     ``check_model_options`` returned (``check_train_config`` and ``build`` check them once)."""
     return MODELS.get(name)(info=info, **options)
-
-
-def build(config: dict[str, Any], data_root: str | None = None) -> tuple[DataBundle, GenerativeModel]:
-    """The data and the (untrained) model a configuration describes; ``data_root`` replaces the
-    data's recorded root (data moved, another machine)."""
-    model_name, model_options = split_group(config["model"], "name", "model.")
-    data_source, data_options = split_group(config["data"], "source", "data.")
-    if data_root is not None:
-        data_options["root"] = data_root
-    data = build_data(data_source, **data_options)
-    return data, build_model(model_name, data.info, check_model_options(model_name, model_options))

@@ -49,13 +49,13 @@ def strip(images: torch.Tensor, path: Path, scale: int) -> Path:
 @torch.no_grad()
 def colourise(options: ColouriseOptions) -> dict[str, Path]:
     trained = load_trained(options.run, options.checkpoint, options.data_root)
-    model, data = trained.model, trained.data
+    model = trained.model
     if not model.colourises:
         raise ZooError(
             f"{options.run} holds a {type(model).__name__}, which does not colourise; "
             "pass a cinn or colour_regression run (python train.py model=cinn data=flowers64)"
         )
-    x, _, name = pick_image(options.image, data, data.info)
+    x, _, name = pick_image(options.image, trained)
     grey = lightness(x)
     generator = torch.Generator().manual_seed(options.seed)
     colourings = model.colourise(grey, options.n, options.temperature, generator)[0]  # (n, 3, H, W)
@@ -69,7 +69,7 @@ def colourise(options: ColouriseOptions) -> dict[str, Path]:
                 f"colour transfer needs a model that encodes colour into a latent (cinn); "
                 f"{type(model).__name__} has one answer per grey image"
             )
-        ref, _, ref_name = pick_image(options.reference, data, data.info)
+        ref, _, ref_name = pick_image(options.reference, trained)
         moved = model.transfer(ref, x)
         written["transfer"] = strip(
             torch.cat([grey_rgb(grey), ref, moved]), out / f"{name}_from_{ref_name}.png", options.scale

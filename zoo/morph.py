@@ -26,7 +26,7 @@ from zoo.files import atomic_write
 from zoo.images import save_grid
 from zoo.models.base import GenerativeModel
 from zoo.options import Options
-from zoo.trained import load_trained
+from zoo.trained import TrainedRun, load_trained
 
 Latent = torch.Tensor | list[torch.Tensor]
 
@@ -106,11 +106,12 @@ def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
     )
 
 
-def pick_image(spec: int | str, data, info) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """An image (1, C, H, W) in [0, 1] from a test index or a file path, its label if known, and a name."""
-    spec = str(spec)
+def pick_image(spec: int | str, trained: TrainedRun) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """An image (1, C, H, W) in [0, 1] from a test index (the run's data set is read for it) or a
+    file path, its label if known, and a name."""
+    spec, info = str(spec), trained.model.info
     if spec.lstrip("-").isdigit():
-        index = int(spec)
+        index, data = int(spec), trained.data
         if not 0 <= index < len(data.test):
             raise ZooError(
                 f"test index {index} is out of range: the test split has {len(data.test)} images (0..{len(data.test) - 1})"
@@ -130,9 +131,9 @@ def parse_options(argv: list[str]) -> MorphOptions:
 
 def morph(options: MorphOptions) -> dict[str, Path]:
     trained = load_trained(options.run, options.checkpoint, options.data_root)
-    model, data = trained.model, trained.data
-    xa, ya, name_a = pick_image(options.a, data, data.info)
-    xb, yb, name_b = pick_image(options.b, data, data.info)
+    model = trained.model
+    xa, ya, name_a = pick_image(options.a, trained)
+    xb, yb, name_b = pick_image(options.b, trained)
     if model.conditional:
         ya = ya if ya is not None else torch.zeros(1, dtype=torch.long)
         yb = yb if yb is not None else ya

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import platform
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import Field, field_validator
 from tqdm import tqdm
 
 from zoo import distributed
+from zoo.artefact import describe
 from zoo.checkpoint import save_checkpoint
 from zoo.data.base import BatchStream, DataBundle
 from zoo.ema import EMA
@@ -73,6 +75,13 @@ class TrainerConfig(Options):
     @classmethod
     def _precision_as_text(cls, value: Any) -> Any:
         return str(value) if value == 32 and not isinstance(value, bool) else value  # Hydra reads 32 as a number
+
+
+def hardware(device: torch.device) -> str:
+    """The device a run trained on, in words, for its model card."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type}, {torch.get_num_threads()} threads ({platform.processor() or platform.machine()})"
 
 
 def pick_device(name: str) -> torch.device:
@@ -182,9 +191,12 @@ class Trainer:
     def state_dict(self, finished: bool = False) -> dict[str, Any]:
         return {
             "format": 1,
-            "model_name": self.run_config.get("model", {}).get("name", type(self.model).__name__),
+            "model_name": self.model_name,
             "config": self.run_config,
             "data_info": {"channels": self.data.info.channels, "image_size": self.data.info.image_size},
+            # what rebuilds the model without its data: family, options, DataInfo, genzoo's version
+            "about": describe(self.run_config, self.data.info, self.model_name),
+            "hardware": hardware(self.device),
             "step": self.step,
             "images_seen": self.images_seen,
             "elapsed_s": self.elapsed_s,
@@ -199,6 +211,10 @@ class Trainer:
             "rng": rng_state(),
             "wandb_id": self.tracker.run_id,
         }
+
+    @property
+    def model_name(self) -> str:
+        return self.run_config.get("model", {}).get("name", type(self.model).__name__)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         info = state.get("data_info", {})

@@ -10,9 +10,12 @@ import math
 import pytest
 import torch
 
+import zoo
 from tests.helpers import tiny_data_for
+from zoo import artefact
 from zoo.checkpoint import load_checkpoint, save_checkpoint
 from zoo.data.base import DataInfo
+from zoo.export import write_export
 from zoo.models.base import GenerativeModel
 from zoo.nn.colour import lightness
 from zoo.optim import Stepper
@@ -21,7 +24,7 @@ from zoo.registry import MODELS
 
 def check_contract(name: str, tmp_path) -> None:
     """Every promise of ``zoo/models/base.py`` that the model ``name`` makes; an AssertionError names the first broken one."""
-    cls = MODELS.get(name)
+    cls, family = MODELS.get(name), name
     torch.manual_seed(0)
     data = tiny_data_for(name)
     shape = (data.info.channels, data.info.image_size, data.info.image_size)
@@ -102,6 +105,14 @@ def check_contract(name: str, tmp_path) -> None:
     again.eval()
     with torch.no_grad():
         assert torch.equal(again.sample(5, generator=torch.Generator().manual_seed(0)), samples), "checkpoint"
+
+    # a portable export (safetensors + config.json), loaded by zoo.load with no data set anywhere
+    about = artefact.describe({"model": {"name": family, **cls.tiny}}, data.info, family)
+    write_export(model, {"library": artefact.LIBRARY, **about}, "", {}, tmp_path / "export")
+    loaded = zoo.load(tmp_path / "export")
+    assert not loaded.training, "zoo.load returns a model in eval mode"
+    with torch.no_grad():
+        assert torch.equal(loaded.sample(5, generator=torch.Generator().manual_seed(0)), samples), "export"
 
 
 @pytest.mark.parametrize("name", MODELS.names())

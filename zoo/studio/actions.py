@@ -112,11 +112,16 @@ class Studio:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    def _first_loaded(self, entries: list[Entry]) -> TrainedRun:
+    def _first_loaded(self, entries: list[Entry], with_data: bool = False) -> TrainedRun:
+        """The first of ``entries`` that loads (runs before exported models); with ``with_data``,
+        the first whose held-out images can be read (an exported model carries none)."""
         reasons = []
-        for entry in entries:
+        for entry in sorted(entries, key=lambda e: e.exported):
             try:
-                return self.catalogue.load(entry.key)
+                run = self.catalogue.load(entry.key)
+                if with_data:
+                    run.data  # noqa: B018 (decoded here, once, or refused with the reason)
+                return run
             except ZooError as e:
                 reasons.append(str(e))
         raise ZooError("no run could be loaded: " + "; ".join(reasons))
@@ -125,7 +130,7 @@ class Studio:
     @answer(None)
     def test_doodle(self, data: str, index: int) -> tuple[Any, list[str]]:
         """A held-out image of ``data`` as a sketchpad value (the background), and a message."""
-        run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
+        run = self._first_loaded(self.catalogue.entries_for(data, "encode"), with_data=True)
         test = run.data.test
         index = int(index)
         if not 0 <= index < len(test):
@@ -137,10 +142,11 @@ class Studio:
     def _input(self, data: str, value: Any, test_index: int | None, name: str) -> torch.Tensor:
         """A canvas as the models of ``data`` see it: the exact test image while only a test
         doodle is on it (no stroke drawn over it), else the drawing, framed like the data."""
-        run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
         if test_index is not None and not drawn_anything(value) and value is not None:
+            run = self._first_loaded(self.catalogue.entries_for(data, "encode"), with_data=True)
             return run.data.test.batch(torch.tensor([int(test_index)]))[0]
-        return canvas_picture(value, run.data.info, name)
+        run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
+        return canvas_picture(value, run.model.info, name)
 
     def _each_encoder(
         self,

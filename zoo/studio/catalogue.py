@@ -1,5 +1,9 @@
 """The finished runs the studio offers, and their models, loaded lazily and once.
 
+Besides the runs (the newest finished one per model and data set), every exported model folder
+directly under ``runs_dir`` (``python -m zoo.export``, or a copy downloaded from the Hub) is an
+entry of its own, keyed by its folder's name.
+
 The page only ever sends back a key it was given (``alpha_gan-quickdraw/2026-12-01_16-51-52``);
 the key is looked up in this catalogue, never opened as a path, so a browser reaches the runs
 under ``runs_dir`` and nothing else. A run that cannot be loaded becomes its reason, not a crash.
@@ -7,31 +11,77 @@ under ``runs_dir`` and nothing else. A run that cannot be loaded becomes its rea
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from zoo import artefact
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.registry import MODELS
-from zoo.runs import finished_runs
+from zoo.runs import finished_runs, read_status
 from zoo.trained import TrainedRun, load_trained
+
+log = logging.getLogger("zoo.studio")
 
 
 @dataclass(frozen=True)
 class Entry:
-    """The newest finished run of one model on one data set."""
+    """The newest finished run of one model on one data set, or an exported model."""
 
-    key: str  # "<model>-<data>/<time>", what the page shows and sends back
+    key: str  # "<model>-<data>/<time>" (an export: its folder's name), what the page shows and sends back
     model: str
     data: str
-    run_dir: Path
+    run_dir: Path  # the run folder, or the exported folder
+    exported: bool = False
+    progress: str = ""  # how far it trained: "5,294 steps, 40 min, 32px"
 
     @property
     def family(self) -> type[GenerativeModel]:
         return MODELS.get(self.model)
+
+    @property
+    def weights(self) -> Path:
+        return self.run_dir / (artefact.WEIGHTS if self.exported else "checkpoints/last.pt")
+
+
+def trained_so_far(step: int | None, minutes: float | None, schedule: dict | None) -> str:
+    """Steps, minutes and, for a progressive model, the resolution reached, in words."""
+    said = [f"{step:,} steps" if step is not None else "steps not recorded"]
+    if minutes is not None:
+        said.append(f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s")
+    if schedule and schedule.get("resolution"):
+        said.append(f"{int(schedule['resolution'])}px")
+    return ", ".join(said)
+
+
+def run_progress(run_dir: Path) -> str:
+    status = read_status(run_dir) or {}
+    try:
+        minutes = json.loads((run_dir / "eval.json").read_text()).get("train/minutes")
+    except (OSError, ValueError):
+        minutes = None
+    return trained_so_far(status.get("step"), minutes, status.get("schedule"))
+
+
+def exported_entry(folder: Path) -> Entry | None:
+    """The entry of an exported folder, or None (with a warning) when it is not a usable one."""
+    try:
+        config = artefact.read_config(folder)
+        family, data = config["family"], config["data_info"]["name"]
+    except (ZooError, KeyError, TypeError) as e:
+        log.warning("studio: leaving out %s: %s", folder, e)
+        return None
+    if family not in MODELS:
+        log.warning("studio: leaving out %s: its family '%s' is not one of genzoo's", folder, family)
+        return None
+    training = config.get("training", {})
+    progress = trained_so_far(training.get("step"), training.get("minutes"), training.get("schedule"))
+    return Entry(folder.name, family, str(data), folder, exported=True, progress=f"exported, {progress}")
 
 
 class Catalogue:
@@ -59,7 +109,12 @@ class Catalogue:
                 runs = finished_runs(self.runs_dir, model, data)
                 if runs:
                     key = f"{folder}/{runs[0].name}"
-                    entries[key] = Entry(key, model, data, runs[0])
+                    entries[key] = Entry(key, model, data, runs[0], progress=run_progress(runs[0]))
+        for folder in folders:
+            if (self.runs_dir / folder / artefact.CONFIG).is_file():
+                entry = exported_entry(self.runs_dir / folder)
+                if entry is not None:
+                    entries[entry.key] = entry
         with self._lock:
             self.entries = entries
             self._failed.clear()  # a fixed run gets another chance
@@ -110,7 +165,7 @@ class Catalogue:
         entry = self.entries.get(key)
         if entry is None:
             raise ZooError(f"'{key}' is not one of the finished runs under {self.runs_dir}; pick one from the list")
-        if not (entry.run_dir / "checkpoints" / "last.pt").is_file():
+        if not entry.weights.is_file():
             with self._lock:
                 self._loaded.pop(key, None)
             raise ZooError(f"{key} was deleted (or lost its checkpoint) while the page was open; press 'Refresh runs'")

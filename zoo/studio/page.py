@@ -289,6 +289,8 @@ def _listing(studio: Studio) -> str:
     if not entries:
         return f"No finished run under `{studio.catalogue.runs_dir}` yet: `python train.py model=vae data=quickdraw`."
     by_data: dict[str, list[str]] = {}
-    for entry in entries:
-        by_data.setdefault(entry.data, []).append(entry.model)
-    return "Runs: " + "; ".join(f"**{data}**: {', '.join(sorted(models))}" for data, models in sorted(by_data.items()))
+    for entry in sorted(entries, key=lambda e: (e.model, e.key)):
+        by_data.setdefault(entry.data, []).append(
+            f"{entry.model} ({entry.progress})" if entry.progress else entry.model
+        )
+    return "Runs: " + "; ".join(f"**{data}**: {', '.join(models)}" for data, models in sorted(by_data.items()))
