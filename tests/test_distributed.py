@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.helpers import ROOT, fast, only_run, tiny_bundle, tiny_model
+from zoo import distributed
 from zoo.checkpoint import load_checkpoint
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
@@ -293,3 +294,89 @@ def test_a_nan_on_one_process_is_skipped_by_every_process(two_process_runs):
 def test_sync_batchnorm_on_cpu_processes_is_refused_with_the_reason(two_process_runs):
     message = (two_process_runs / "syncbn-rank0.error").read_text()
     assert "sync_batchnorm needs CUDA" in message
+
+
+# -- inside a SLURM job: srun (or the submitit launcher) starts one task per GPU ----------------------
+def test_slurm_node_lists_give_their_first_host():
+    assert distributed.first_host("node07") == "node07"
+    assert distributed.first_host("gpu[003-004,07],cpu1") == "gpu003"  # zero padding kept
+    assert distributed.first_host("a-b[1,3],c") == "a-b1"
+
+
+def test_slurm_tasks_become_torchrun_variables_and_a_batch_script_stays_one_process():
+    task = {
+        "SLURM_PROCID": "3",
+        "SLURM_LOCALID": "1",
+        "SLURM_NTASKS": "4",
+        "SLURM_STEP_NUM_TASKS": "4",
+        "SLURM_JOB_ID": "41234",
+        "SLURM_JOB_NODELIST": "gpu[01-02]",
+    }
+    assert distributed.slurm_environment(task) == {
+        "RANK": "3",
+        "WORLD_SIZE": "4",
+        "LOCAL_RANK": "1",
+        "MASTER_ADDR": "gpu01",
+        "MASTER_PORT": str(20000 + 41234 % 40000),
+    }
+    assert distributed.slurm_environment(task | {"MASTER_PORT": "29500"})["MASTER_PORT"] == "29500"
+    batch_script = {k: v for k, v in task.items() if k != "SLURM_STEP_NUM_TASKS"} | {"SLURM_PROCID": "0"}
+    assert distributed.slurm_environment(batch_script) == {}  # sbatch's own process is not a task of a step
+    assert distributed.slurm_environment(task | {"WORLD_SIZE": "4"}) == {}  # torchrun inside SLURM: torchrun's
+
+
+def slurm_job_id() -> int:
+    """A job id whose rendezvous port (20000 + id % 40000) is free now."""
+    for _ in range(100):
+        port = free_port()
+        if 20000 <= port < 60000:
+            return port - 20000
+    pytest.skip("no free port between 20000 and 60000")
+
+
+def slurm_worker(rank: int, world: int, job_id: int, names: list[str], out: Path) -> None:
+    """One task of a 1-node, ``world``-task SLURM job step, with the variables srun sets and no
+    torchrun ones: ``zoo.distributed.setup`` joins the group from them."""
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        os.environ.pop(key, None)
+    os.environ.update(
+        SLURM_JOB_ID=str(job_id),
+        SLURM_PROCID=str(rank),
+        SLURM_LOCALID=str(rank),
+        SLURM_NODEID="0",
+        SLURM_NTASKS=str(world),
+        SLURM_STEP_NUM_TASKS=str(world),
+        SLURM_NNODES="1",
+        SLURM_JOB_NODELIST="localhost",
+        SLURM_NODELIST="localhost",
+    )
+    torch.set_num_threads(1)
+    assert distributed.setup("cpu") == "cpu" and distributed.world_size() == world
+    try:
+        for name in names:
+            trainer = train(name, out / f"{name}-rank{rank}")
+            torch.save(trainer.model.state_dict(), out / f"{name}-rank{rank}.weights")
+    finally:
+        distributed.teardown()
+
+
+def test_two_slurm_tasks_train_in_step_and_only_the_first_writes(tmp_path):
+    job_id = slurm_job_id()
+    context = mp.start_processes(
+        slurm_worker, args=(2, job_id, ["autoencoder", "alae"], tmp_path), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 240
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("2 SLURM tasks did not finish within 240 s")
+    for name in ("autoencoder", "alae"):
+        rank0, rank1 = weights(tmp_path / f"{name}-rank0.weights"), weights(tmp_path / f"{name}-rank1.weights")
+        assert all(torch.equal(rank0[k], rank1[k]) for k in rank0), name
+        assert list((tmp_path / f"{name}-rank1").iterdir()) == []  # rank 1 wrote nothing
+        state = torch.load(tmp_path / f"{name}-rank0" / "checkpoints" / "last.pt", weights_only=True)
+        assert state["world_size"] == 2 and state["step"] == STEPS
+    single = train("autoencoder", tmp_path / "single")  # and two tasks train what one process trains
+    for key, value in single.model.state_dict().items():
+        torch.testing.assert_close(weights(tmp_path / "autoencoder-rank0.weights")[key], value, rtol=1e-5, atol=1e-5)

@@ -181,3 +181,35 @@ def test_describe_keeps_no_path_of_the_training_machine():
     )
     assert about["data"] == {"source": "folder", "path": "p"} and about["options"] == {"width": 4}
     assert artefact.info_from(about["data_info"], "x") == info
+
+
+def test_the_card_carries_the_runs_compare_row_with_the_reports_data_key(trained_runs, tmp_path):
+    """A compare.py report under the same runs folder that scored this run: its row goes into the
+    card (and the report's data key with it); another run's row does not."""
+    run = trained_runs["vae"]
+    report = run.parent.parent / "compare" / "2099-01-01_00-00-00"
+    report.mkdir(parents=True)
+    rows = [
+        {"model": "vae", "run": str(run), "fid_zoo": 12.5, "recon_mse": 0.031},
+        {"model": "dcgan", "run": str(trained_runs["dcgan"]), "fid_zoo": 99.0},
+    ]
+    (report / "metrics.json").write_text(json.dumps({"meta": {"data_key": "abc123"}, "rows": rows}))
+    try:
+        assert main([f"run={run}", f"out={tmp_path / 'export'}"]) == 0
+    finally:
+        shutil.rmtree(report)
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert "`compare.py` row (report 2099-01-01_00-00-00, data key `abc123`)" in card
+    assert "| fid_zoo | 12.5 |" in card and "| recon_mse | 0.031 |" in card and "| fid_zoo | 99" not in card
+
+
+def test_a_truncated_export_in_the_studio_is_a_message_in_the_page(trained_runs, tmp_path):
+    from zoo.studio.actions import Studio
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    assert main([f"run={trained_runs['dcgan']}", f"out={runs / 'my-dcgan'}"]) == 0
+    broken(runs / "my-dcgan", "truncated weights")
+    studio = Studio(Catalogue(runs, torch.device("cpu")), tmp_path / "scratch")
+    gallery, message = studio.samples("quickdraw", n=4)
+    assert gallery == [] and "my-dcgan cannot be loaded" in message and "model.safetensors cannot be read" in message

@@ -1,4 +1,5 @@
-"""Data-parallel training on ``torch.distributed``: ``torchrun --nproc_per_node=N train.py ...``.
+"""Data-parallel training on ``torch.distributed``: ``torchrun --nproc_per_node=N train.py ...``,
+or ``srun`` / Hydra's submitit launcher starting one task per GPU inside a SLURM job.
 
 One process per device (NCCL on GPUs, gloo on CPU). Every process builds the same model from the
 same seed, takes its slice of the same global batch, and before every optimizer step the
@@ -14,7 +15,8 @@ penalties), which DDP documents it does not support. Averaging each optimizer's 
 before it steps is the same arithmetic (sum over ranks, divide by the world size) with none of
 those restrictions; what it gives up is overlapping the all-reduce with the backward pass.
 
-Outside ``torchrun`` (no ``WORLD_SIZE`` in the environment) every function here is a no-op.
+Outside ``torchrun`` and multi-task SLURM job steps (no ``WORLD_SIZE`` in the environment, at most
+one SLURM task) every function here is a no-op.
 """
 
 from __future__ import annotations
@@ -48,9 +50,46 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def first_host(nodelist: str) -> str:
+    """The first host of a SLURM node list: ``gpu[003-004,07],cpu1`` -> ``gpu003``."""
+    head = nodelist.strip()
+    depth = 0
+    for i, ch in enumerate(head):  # cut at the first comma outside brackets
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            head = head[:i]
+            break
+    if "[" not in head:
+        return head
+    prefix, ranges = head.split("[", 1)
+    return prefix + ranges.rstrip("]").split(",")[0].split("-")[0]
+
+
+def slurm_environment(env: dict[str, str]) -> dict[str, str]:
+    """torchrun's variables for a process that SLURM started as one task of several (``srun``, or
+    Hydra's submitit launcher with ``tasks_per_node`` > 1): rank, world size and local rank from
+    SLURM's task ids, the first node of the job as the rendezvous host, and a port derived from the
+    job id (``MASTER_PORT`` in the environment wins). Empty outside such a job step."""
+    # SLURM_STEP_NUM_TASKS: the tasks of this job step (srun's); a batch script's own process has
+    # SLURM_NTASKS but is one process, not one of the step's tasks
+    tasks = env.get("SLURM_STEP_NUM_TASKS", "1")
+    if "WORLD_SIZE" in env or not tasks.isdigit() or int(tasks) <= 1 or "SLURM_PROCID" not in env:
+        return {}
+    nodes = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST") or "127.0.0.1"
+    return {
+        "RANK": env["SLURM_PROCID"],
+        "WORLD_SIZE": tasks,
+        "LOCAL_RANK": env.get("SLURM_LOCALID", "0"),
+        "MASTER_ADDR": env.get("MASTER_ADDR") or first_host(nodes),
+        "MASTER_PORT": env.get("MASTER_PORT") or str(20000 + int(env.get("SLURM_JOB_ID", "0")) % 40000),
+    }
+
+
 def setup(device: str) -> str:
-    """Join the process group when started by torchrun; returns the device name for this process
-    (``cuda:<LOCAL_RANK>`` on GPUs)."""
+    """Join the process group when started by torchrun, or as one of several SLURM tasks (its
+    variables translated to torchrun's, ``slurm_environment``); returns the device name for this
+    process (``cuda:<LOCAL_RANK>`` on GPUs)."""
+    os.environ.update(slurm_environment(dict(os.environ)))
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or is_distributed():
         return device
     use_cuda = torch.cuda.is_available() and not device.startswith("cpu")

@@ -96,7 +96,7 @@ def training_command(config: dict[str, Any]) -> str:
     default = _leaves(OmegaConf.to_container(defaults, resolve=True))  # type: ignore[arg-type]
     overrides = [
         f"{key}={json.dumps(value).replace(' ', '') if not isinstance(value, str) else value}"
-        for key, value in _leaves({k: config.get(k) for k in ("seed", "model", "data", "trainer")}).items()
+        for key, value in _leaves({k: config.get(k) for k in ("seed", "model", "data", "trainer", "eval")}).items()
         if key not in NOT_TRAINING and default.get(key) != value and key not in ("model.name", "data.source")
     ]
     return " ".join(["python train.py", *base, *overrides])
@@ -163,7 +163,11 @@ def model_card(trained: TrainedRun, config: dict[str, Any], grids: dict[str, Pat
         "```python",
         "import zoo  # genzoo: pip install -r requirements.txt in its repository",
         'model = zoo.load("<this folder>")   # after huggingface_hub.snapshot_download(...) for a Hub copy',
-        "images = model.sample(16)          # (16, C, H, W) in [0, 1]",
+        *(
+            ["colourings = model.colourise(grey, 8)  # grey (B, 1, H, W) in [0, 1] -> (B, 8, 3, H, W)"]
+            if trained.model.colourises
+            else ["images = model.sample(16)          # (16, C, H, W) in [0, 1]"]
+        ),
         "```",
         "",
         "## Training",
@@ -189,7 +193,9 @@ def model_card(trained: TrainedRun, config: dict[str, Any], grids: dict[str, Pat
         title = f"`compare.py` row (report {meta['report']}, data key `{meta.get('data_key')}`)"
         lines += _figures(title, {k: v for k, v in cells.items() if k not in ("model", "run")})
     if grids:
-        lines += ["", "## Grids", ""] + [f"![{name}]({name}.png)" for name in grids]
+        lines += ["", "## Grids"]
+        for name in grids:
+            lines += ["", f"`{name}` (step {grids[name].stem.removeprefix('step_')}):", "", f"![{name}]({name}.png)"]
     return "\n".join(lines) + "\n"
 
 
