@@ -3,8 +3,19 @@
 Configuration lives in ``conf/`` (Hydra); see the README for examples.
 """
 
+import os
+import sys
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
+
+# jobs a launcher starts in new processes (hydra/launcher=local or slurm) import this same genzoo
+ROOT = str(Path(__file__).resolve().parent)
+if ROOT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

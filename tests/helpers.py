@@ -167,7 +167,8 @@ def run_train(*overrides: str, cwd: Path, env: dict | None = None, process: bool
     process (``zoo.app.cli``), or with ``process=True`` as a real child process, for the tests
     about the process itself (exit codes of the real command, signals, what Hydra's main does)."""
     argv = [f"runs_dir={cwd / 'runs'}", "trainer.progress=false", *overrides]
-    if process:
+    if process:  # flags (-m) before the overrides, as Hydra's parser wants them
+        argv = [a for a in argv if a.startswith("-")] + [a for a in argv if not a.startswith("-")]
         command = [sys.executable, str(ROOT / "train.py"), *argv]
         return subprocess.run(command, cwd=cwd, env=user_env(env), capture_output=True, text=True, timeout=timeout)
     from zoo.app import cli

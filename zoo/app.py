@@ -26,6 +26,7 @@ from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
+from zoo.sweeps import sweep_id
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, check_batches, check_devices
 
@@ -139,7 +140,7 @@ def _fit(run_dir: Path, state, config, setup, data, model, device) -> Path:
         run_dir=run_dir,
         name=f"{setup.model_name}-{data.info.name}-{run_dir.name}",
         group=data.info.name,
-        tags=[setup.model_name, data.info.name],
+        tags=[setup.model_name, data.info.name, *([f"sweep-{sweep}"] if (sweep := sweep_id()) else [])],
         config=config,
         run_id=state.get("wandb_id") if state else None,
     )
