@@ -10,7 +10,7 @@ from typing import Any, Literal
 from zoo.compare.options import CompareOptions
 from zoo.errors import ZooError
 from zoo.registry import MODELS
-from zoo.runs import data_diff, finished_runs, read_config, read_status
+from zoo.runs import data_diff, fingerprint, finished_runs, read_config, read_status
 
 log = logging.getLogger("zoo")
 
@@ -25,6 +25,9 @@ class Picked:
     # why there is no run, for the hints of "nothing to compare": trained on other data, a model of
     # the other task (a colouriser in an image comparison or the reverse), or not trained at all
     missing: Literal["", "other data", "other task", "not trained"] = ""
+    # finished runs of the same model and configuration with other seeds (the newest of each seed):
+    # scored too, and the row gives the mean and spread over all the seeds
+    seeds: tuple[Path, ...] = ()
 
 
 def wrong_task(name: str, options: CompareOptions) -> str:
@@ -33,11 +36,34 @@ def wrong_task(name: str, options: CompareOptions) -> str:
     return f"{name} draws images rather than colouring them: python compare.py data={options.data.get('name')}"
 
 
+def other_seeds(chosen: Path, candidates: list[Path]) -> tuple[Path, ...]:
+    """The newest finished run of every other seed among ``candidates`` (newest first) whose
+    configuration is ``chosen``'s but for the seed (model, data and batch size: ``zoo.runs.fingerprint``)."""
+
+    def seedless(run: Path) -> tuple[str, Any] | None:
+        try:
+            config = read_config(run)
+            return fingerprint({**config, "seed": None}), config.get("seed")
+        except (ZooError, KeyError, TypeError):  # unreadable, or not a whole run configuration
+            return None
+
+    mine = seedless(chosen)
+    if mine is None:
+        return ()
+    seen, found = {mine[1]}, []
+    for run in candidates:
+        theirs = seedless(run)
+        if theirs is not None and theirs[0] == mine[0] and theirs[1] not in seen:
+            seen.add(theirs[1])
+            found.append(run)
+    return tuple(found)
+
+
 def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str, Picked]:
     """Model name -> its run on this data: the ones in ``runs=[...]``, else for each registered
     model of the comparison's task (colourisers for ``task=colourise``, the others for ``generate``)
     the newest finished run whose data options match (an older matching run beats a newer one on
-    other data). A trained colouriser in a ``generate`` comparison is listed with where it is scored."""
+    other data), with the newest runs of its other seeds. A trained colouriser in a ``generate`` comparison is listed with where it is scored."""
     data_name = data_options["name"]
     if options.runs:
         picked: dict[str, Picked] = {}
@@ -81,7 +107,7 @@ def pick_runs(options: CompareOptions, data_options: dict[str, Any]) -> dict[str
                 skipped.append((f"{run_dir}: unreadable config.yaml", False))
                 continue
             if not diff:
-                found[name] = Picked(run_dir)
+                found[name] = Picked(run_dir, seeds=other_seeds(run_dir, candidates))
                 break
             skipped.append((f"{run_dir} was trained on other data: {'; '.join(diff)}", True))
         else:

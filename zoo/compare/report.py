@@ -64,7 +64,7 @@ Data key `{data_key}` (a hash of every image and label of both splits and the da
 feature network and reference features belong to it).
 
 {unfinished}{table}
-
+{seeds}
 Feature spaces:
 {spaces}
 {inception}
@@ -93,6 +93,12 @@ it only against rows of the same N (published FIDs use 50,000); KID is unbiased 
 recall Inception are the k-NN manifold metrics on those same features; the unlabelled columns use the zoo \
 features.
 """
+SEEDS = """
+A row of several seeds (`<model> (n seeds)`: the newest finished run of each seed, trained with the \
+same configuration otherwise) shows each figure's mean ± its spread, the sample standard deviation over \
+the seeds; its samples in the images are the newest run's. Read a difference between two rows against \
+their spreads.
+"""
 SMALL_TEST_SPLIT = (
     " The test split holds only {n_test} images, so the real row is scored with that many where models use"
     " all their samples; FID reads slightly high on fewer images (KID is unbiased), so the floor is a little"
@@ -107,6 +113,8 @@ def cell(value: Any, fmt: str) -> str:
         return value
     if isinstance(value, float) and math.isinf(value):
         return "inf (exact)"
+    if isinstance(value, float) and fmt.endswith(":d}"):  # a count's mean over seeds
+        return f"{value:.1f}"
     return fmt.format(value)
 
 
@@ -116,15 +124,22 @@ def markdown_table(
     """The table; ``n_inception`` (images per row in the Inception columns) goes in their header."""
     header = [c.format(n_inception=n_inception) for c, _, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(columns)]
-    lines += [
-        "| " + " | ".join(cell(_model_cell(r) if k == "model" else r.get(k, ""), f) for _, k, f in columns) + " |"
-        for r in rows
-    ]
+    lines += ["| " + " | ".join(_cell(r, k, f) for _, k, f in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 
+def _cell(row: dict[str, Any], key: str, fmt: str) -> str:
+    """A row's cell; over several seeds, ``mean ± spread``."""
+    if key == "model":
+        return _model_cell(row)
+    shown = cell(row.get(key, ""), fmt)
+    return f"{shown} ± {cell(row[key + '_spread'], fmt)}" if f"{key}_spread" in row else shown
+
+
 def _model_cell(row: dict[str, Any]) -> str:
-    return f"{row['model']} (unfinished: {row['unfinished']})" if row.get("unfinished") else str(row["model"])
+    said = [f"{row['seeds']} seeds"] if row.get("seeds", 1) > 1 else []
+    said += [f"unfinished: {row['unfinished']}"] if row.get("unfinished") else []
+    return f"{row['model']} ({'; '.join(said)})" if said else str(row["model"])
 
 
 def inception_size(ref: Reference) -> int | str:
@@ -207,6 +222,7 @@ def write_report(
         data_key=ref.data_key,
         unfinished="Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "",
         table=markdown_table(rows, inception_size(ref)),
+        seeds=SEEDS if any(r.get("seeds", 1) > 1 for r in rows) else "",
         spaces=spaces,
         inception=INCEPTION.format(n_inception=ref.sizes["inception"]) if "inception" in ref.sizes else "",
         reasons="\n".join(reasons(rows)),

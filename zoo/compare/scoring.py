@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,30 @@ def draw_samples(
     return torch.cat(chunks), n / (time.perf_counter() - start)
 
 
+# figures that describe a run rather than measure it: one seed's value stands for all
+DESCRIPTIVE = {"step", "ema", "sample_temperature", "parameters", "seed"}
+
+
+def over_seeds(rows: list[Row]) -> Row:
+    """One row for the runs of one model that differ only in their seed: every measured figure's
+    mean over the seeds, its spread (the sample standard deviation) as ``<key>_spread``, and the
+    number of seeds; a figure that is not a finite number in every row keeps the first row's value."""
+    if len(rows) == 1:
+        return rows[0]
+    out: Row = dict(rows[0])
+    for key in rows[0]:
+        values = [r.get(key) for r in rows]
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+        if key in DESCRIPTIVE or not numbers:
+            continue
+        mean = sum(values) / len(values)
+        out[key] = mean
+        out[f"{key}_spread"] = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    out["seeds"] = len(rows)
+    out["run"] = ", ".join(str(r["run"]) for r in rows)
+    return out
+
+
 def score_picked(name: str, choice: Picked, score) -> tuple[Row, Any]:
     """``score(name, run_dir) -> (row, images)`` for a picked run, marked where it is unfinished; a
     run that is missing or cannot be loaded gets a row with the reason instead (images None), so
@@ -108,8 +133,10 @@ def score_picked(name: str, choice: Picked, score) -> tuple[Row, Any]:
         return {"model": name, "run": NA(choice.reason)}, None
     try:
         row, images = score(name, choice.run)
+        rows = [row] + [score(name, run)[0] for run in choice.seeds]  # the newest run's images stand for all
     except ZooError as e:
         return {"model": name, "run": NA(f"cannot load: {e}")}, None
+    row = over_seeds(rows)
     if choice.unfinished:
         row["unfinished"] = choice.unfinished
     return row, images
