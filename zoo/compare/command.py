@@ -78,7 +78,8 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
         scored = [real_row(ref, options, data.info.num_classes)]
         images: dict[str, dict[str, torch.Tensor]] = {}
         for name, choice in usable.items():
-            log.info("scoring %s (%s)", name, choice.run)
+            seeds = f", and {len(choice.seeds)} other seed(s)" if choice.seeds else ""
+            log.info("scoring %s (%s%s)", name, choice.run, seeds)
             started = time.perf_counter()
             row, imgs = score_picked(name, choice, lambda n, run: model_row(n, run, data, ref, options, device))
             if imgs is None:
