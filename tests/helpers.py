@@ -146,9 +146,10 @@ def in_process(cli: Callable[[list[str]], int], argv: list[str], cwd: Path, env:
     saved_env, saved_cwd, threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
     saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     out, err = io.StringIO(), io.StringIO()
+    command_env = user_env(env)  # from this process's environment, before it is replaced
     try:
         os.environ.clear()
-        os.environ.update(user_env(env))
+        os.environ.update(command_env)
         os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli(list(argv))

@@ -88,8 +88,7 @@ def test_the_inception_columns_are_filled_for_every_row_at_one_n(trained):
     workdir, root = trained
     out = workdir / "with-inception"
     args = [*compare_args(root, out), "logger.mode=disabled", "metrics.feature_spaces=[zoo,inception]"]
-    # a fresh process: what it finds on disk, not a network an earlier test left in this one's memory
-    result = run_compare(*args, "metrics.inception_samples=16", cwd=workdir, process=True)
+    result = run_compare(*args, "metrics.inception_samples=16", cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert inception.cache_path().is_file()  # converted once, where torch-fidelity looks
     metrics = json.loads((out / "metrics.json").read_text())
