@@ -7,6 +7,7 @@ the target: a crash, ``kill -9`` or a full disk mid-write leaves the previous fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -21,6 +22,13 @@ TMP_SUFFIX = ".tmp"
 _TEMPORARY = re.compile(r"\.\d+-[0-9a-f]{8}\.tmp(\.\w+)?$")  # what temporary_name makes
 
 
+def discard(path: Path) -> None:
+    """Remove a partial file while handling another error: never raises, so the error being
+    handled (disk full, a folder that is a file, no network) is the one the user sees."""
+    with contextlib.suppress(OSError):  # the folder is gone, not a folder, or read-only
+        Path(path).unlink(missing_ok=True)
+
+
 def temporary_name(path: Path) -> Path:
     """``<stem>.<pid>-<token>.tmp<suffix>`` beside ``path`` (the real suffix kept last, so that
     writers that pick a format by file name still do)."""
@@ -32,6 +40,9 @@ def atomic_write(path: Path, write: Callable[[Path], None], what: str, fix: str,
     folder) becomes one ``ZooError`` naming ``what`` and ``fix``; the partial file is removed."""
     path = Path(path)
     tmp = temporary_name(path)
+    blocked = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if blocked is not None and not blocked.is_dir():
+        raise ZooError(f"could not write {what} {path}: {blocked} is a file, not a folder; write it somewhere else")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -40,10 +51,10 @@ def atomic_write(path: Path, write: Callable[[Path], None], what: str, fix: str,
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise ZooError(f"could not write {what} {path}: {e.strerror or e}; {fix}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
     if durable:
         fsync_dir(path.parent)

@@ -4,6 +4,7 @@ the newest finished one on the same data, and unreadable or unfinished runs are 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -83,6 +84,20 @@ def test_an_out_folder_that_holds_files_is_refused(tmp_path):
     assert (tmp_path / "old" / "report.md").read_text() == "an earlier comparison"
     fresh, _ = output_folder(CompareOptions(runs_dir=str(tmp_path), out=str(tmp_path / "new")))
     assert fresh.is_dir()
+
+
+def test_a_second_comparison_into_the_same_out_folder_is_refused_while_the_first_holds_it(tmp_path):
+    """Two compare.py with the same out=: the first claims the new folder (and holds the claim until
+    it has published); the second, started before the first wrote a file, is refused, not merged."""
+    options = CompareOptions(runs_dir=str(tmp_path), out=str(tmp_path / "cmp"))
+    with contextlib.ExitStack() as first:
+        out, _ = output_folder(options, first)
+        with pytest.raises(ZooError, match=r"out=.*cmp: another comparison is writing into it"):
+            output_folder(options, contextlib.ExitStack())
+        (out / "report.md").write_text("the first comparison's")
+    with pytest.raises(ZooError, match=r"already holds files"):  # and after it, the folder is its
+        output_folder(options, contextlib.ExitStack())
+    assert (out / "report.md").read_text() == "the first comparison's"
 
 
 def fake_run(runs: Path, stamp: str, categories: list[str], status: str = "finished", step: int = 40) -> Path:

@@ -24,29 +24,47 @@ from zoo.compare.scoring import model_row, real_row, score_picked
 from zoo.data import build_data
 from zoo.errors import ZooError
 from zoo.files import exclusive_dir
+from zoo.runs import RunLock
 from zoo.trainer import pick_device
 
 log = logging.getLogger("zoo")
 
 
-def output_folder(options: CompareOptions) -> tuple[Path, str]:
+def output_folder(options: CompareOptions, hold: contextlib.ExitStack | None = None) -> tuple[Path, str]:
     """A folder this comparison alone writes: ``out=`` when it is new or empty, else a fresh
-    ``<runs_dir>/compare/<time>[-n]/`` created exclusively (two comparisons in one second get two)."""
+    ``<runs_dir>/compare/<time>[-n]/`` created exclusively (two comparisons in one second get two).
+    ``out=`` is claimed with the run folders' lock (``flock``), held until ``hold`` closes: a second
+    comparison started with the same ``out=`` before the first wrote anything is refused."""
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     if options.out is None:
         out = exclusive_dir(Path(options.runs_dir) / "compare", stamp, what="comparison folder")
         return out, out.name
     out = Path(options.out)
+    busy = f"out={out} already holds files; pick a new folder (or leave out= unset for a fresh one)"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ZooError(f"out={out} already holds files; pick a new folder (or leave out= unset for a fresh one)")
+        raise ZooError(busy)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ZooError(f"cannot create out={out}: {e.strerror or e}") from None
+    lock = RunLock.try_acquire(out)
+    if lock is None:
+        raise ZooError(f"out={out}: another comparison is writing into it; pick another folder")
+    if hold is None:
+        lock.release()
+    else:
+        hold.callback(lock.release)
+    if any(out.iterdir()):  # another comparison claimed, wrote and let go in between
+        raise ZooError(busy)
     return out, stamp
 
 
 def compare(options: CompareOptions, data_options: dict[str, Any], tracker_factory) -> Path:
+    with contextlib.ExitStack() as hold:  # holds out='s claim until the comparison is published
+        return _compare(options, data_options, tracker_factory, hold)
+
+
+def _compare(options: CompareOptions, data_options: dict[str, Any], tracker_factory, hold) -> Path:
     data_options = dict(data_options)
     source = data_options.pop("source")
     data_name = data_options["name"]
@@ -69,9 +87,9 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     data = data or build_data(source, **data_options)
     key = data_key(data, {"source": source, **data_options})
     if options.task == "colourise":
-        return compare_colourisers(picked, data, key, options, device, tracker_factory)
+        return compare_colourisers(picked, data, key, options, device, tracker_factory, hold)
 
-    out, stamp = output_folder(options)
+    out, stamp = output_folder(options, hold)
     with removed_if_left_empty(out):
         log.info("comparing %s on %s -> %s (data key %s)", ", ".join(usable), data.info.name, out, key)
         ref = build_reference(data, options, key, device)
@@ -96,9 +114,9 @@ def compare(options: CompareOptions, data_options: dict[str, Any], tracker_facto
     return out
 
 
-def compare_colourisers(picked, data, key: str, options: CompareOptions, device, tracker_factory) -> Path:
+def compare_colourisers(picked, data, key: str, options: CompareOptions, device, tracker_factory, hold) -> Path:
     """``task=colourise``: the colourisation table (``zoo/compare/colourise.py``)."""
-    out, stamp = output_folder(options)
+    out, stamp = output_folder(options, hold)
     with removed_if_left_empty(out):
         log.info("colourising with %s on %s -> %s (data key %s)", ", ".join(picked), data.info.name, out, key)
         rows, images, ref = colourise_rows(picked, data, key, options, device)

@@ -16,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from zoo.errors import ZooError
+from zoo.files import discard
 
 CHUNK = 1 << 20
 
@@ -48,17 +49,17 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
         if total is not None and received != total:
             raise http.client.IncompleteRead(b"", total - received)
     except http.client.IncompleteRead as e:
-        part.unlink(missing_ok=True)
+        discard(part)
         expected = received + (e.expected or 0)
         raise ZooError(
             f"the download of {url} was cut off after {received} of {expected} bytes; nothing was saved. "
             f"Rerun to try again. {how}"
         ) from None
     except urllib.error.HTTPError as e:
-        part.unlink(missing_ok=True)
+        discard(part)
         raise ZooError(f"could not download {url}: HTTP {e.code} {e.reason}. {how}") from None
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        part.unlink(missing_ok=True)
+        discard(part)
         reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
         raise ZooError(f"could not download {url} to {dest}: {reason}. {how}") from None
     os.replace(part, dest)

@@ -22,6 +22,7 @@ from pydantic import Field
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, fit_to_size, seeded_split
 from zoo.data.download import download_file
 from zoo.errors import ZooError
+from zoo.files import discard
 from zoo.options import Count, Fraction, ImageSize, Name, Seed
 from zoo.registry import DATASETS
 
@@ -94,7 +95,7 @@ def fetch_category(root: Path, category: str, download: bool, base_url: str, pro
     try:
         return load_bitmaps(dest, url)
     except ZooError:
-        dest.unlink(missing_ok=True)  # never leave a downloaded file that looks valid but is not
+        discard(dest)  # never leave a downloaded file that looks valid but is not
         raise
 
 
