@@ -193,6 +193,13 @@ def test_mixed_precision_choices_need_cuda(tmp_path):
             make_trainer(tmp_path, device="cuda")
 
 
+def test_sync_batchnorm_on_a_cpu_is_refused_even_in_one_process(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device would take it")
+    with pytest.raises(ZooError, match=r"trainer.sync_batchnorm needs CUDA"):
+        make_trainer(tmp_path, sync_batchnorm=True)
+
+
 def test_channels_last_trains_the_same_weights(tmp_path):
     """A memory layout, not a different computation: 3 steps agree with the default layout up to
     float rounding of differently ordered convolution sums."""

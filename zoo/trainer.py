@@ -107,7 +107,7 @@ def check_devices(cfg: TrainerConfig, world: int) -> torch.device:
     """The device, refusing what it cannot do (precision, SyncBatchNorm) before anything is written."""
     device = pick_device(cfg.device)
     autocast_dtype(cfg.precision, device)
-    if cfg.sync_batchnorm and world > 1 and device.type != "cuda":
+    if cfg.sync_batchnorm and device.type != "cuda":  # as the README says: refused on CPU, however many processes
         raise ZooError("trainer.sync_batchnorm needs CUDA devices (PyTorch's SyncBatchNorm runs on GPUs only)")
     return device
 
