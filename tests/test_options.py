@@ -249,6 +249,7 @@ def test_colourise_arguments_are_checked_the_same_way(capsys):
         ("trainer.precision", 16, "should be 'auto', '32', 'bf16' or 'fp16'"),
         ("data.name", "../../elsewhere", "data.name='../../elsewhere' is not valid"),
         ("model.depth", 3, "unknown option model.depth; the options of model are betas, latent_dim, lr, width"),
+        ("runs_dir", "", "runs_dir='' is not valid"),  # it would write runs into the current folder
     ],
 )
 def test_the_messages_name_the_option_and_its_valid_range(configs, option, value, words):

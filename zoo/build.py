@@ -9,7 +9,9 @@ the ``GenerativeModel`` (``zoo.data.build_data`` the ``DataBundle``). ``train.py
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from zoo.data import check_data_options
 from zoo.data.base import DataInfo
@@ -30,7 +32,7 @@ class RunOptions(Options):
     """The top level of ``conf/config.yaml``; each group has its own schema."""
 
     seed: Seed = 0
-    runs_dir: str = "runs"
+    runs_dir: Annotated[str, Field(min_length=1)] = "runs"  # '' would write runs into the current folder
     trainer: dict[str, Any]
     eval: dict[str, Any]
     model: dict[str, Any]

@@ -34,7 +34,7 @@ class MetricOptions(Options):
 class CompareOptions(Options):
     """The top level of ``conf/compare.yaml`` (``data`` and ``logger`` are checked by their own schemas)."""
 
-    runs_dir: str = "runs"
+    runs_dir: Annotated[str, Field(min_length=1)] = "runs"
     runs: list[str] | None = None
     task: Literal["generate", "colourise"] = "generate"
     colourings: Annotated[int, Field(ge=1, le=1000)] = 8  # per grey test image, with task=colourise
