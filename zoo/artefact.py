@@ -19,6 +19,7 @@ from typing import Any
 import zoo
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
+from zoo.runs import DATA_LOCATION_KEYS
 
 FORMAT = 1  # of config.json and of the description in checkpoints
 WEIGHTS = "model.safetensors"
@@ -53,8 +54,9 @@ def commit() -> str | None:
 
 
 def portable_data_options(data: dict[str, Any]) -> dict[str, Any]:
-    """The data options without the training machine's paths: no root, a folder by its name."""
-    options = {k: v for k, v in data.items() if k not in ("root", "progress")}
+    """The data options without where the data was on the training machine (``zoo.runs``'
+    location keys: root, download source, ...), a folder by its name."""
+    options = {k: v for k, v in data.items() if k not in DATA_LOCATION_KEYS}
     if isinstance(options.get("path"), str) and Path(options["path"]).is_absolute():
         options["path"] = Path(options["path"]).name
     return options

@@ -23,6 +23,7 @@ from zoo.commands import CONF, compose, parse_config, run_command
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.options import Options
+from zoo.runs import DATA_LOCATION_KEYS
 from zoo.trained import TrainedRun, load_trained
 
 # the training data's licence, for the card's front matter (a folder of one's own images: "other")
@@ -35,7 +36,9 @@ LICENSES = {
     "folder": "other",
 }
 # options that say where a run ran, not what it trained: left out of the card's command
-NOT_TRAINING = {"runs_dir", "data.root", "data.progress", "trainer.resume", "trainer.progress", "trainer.device"}
+NOT_TRAINING = {"runs_dir", "trainer.resume", "trainer.progress", "trainer.device"} | {
+    f"data.{key}" for key in DATA_LOCATION_KEYS
+}
 
 
 class ExportOptions(Options):

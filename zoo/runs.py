@@ -26,12 +26,12 @@ from zoo.files import atomic_write_text, exclusive_dir
 log = logging.getLogger(__name__)
 
 # data options that say where the data comes from, not what it is
-_DATA_LOCATION_KEYS = {"root", "download", "base_url", "progress"}
+DATA_LOCATION_KEYS = {"root", "download", "base_url", "progress"}
 
 
 def fingerprint(config: dict[str, Any]) -> str:
     """A short hash of the options that define a run's training trajectory."""
-    data = {k: v for k, v in config["data"].items() if k not in _DATA_LOCATION_KEYS}
+    data = {k: v for k, v in config["data"].items() if k not in DATA_LOCATION_KEYS}
     key = {
         "model": config["model"],
         "data": data,
@@ -206,7 +206,7 @@ def data_diff(
     run_config: dict[str, Any], data_options: dict[str, Any], labels: tuple[str, str] = ("run", "here")
 ) -> list[str]:
     """Where the data a run was trained on differs from ``data_options`` (its location aside)."""
-    return config_diff(run_config.get("data", {}), data_options, "data.", _DATA_LOCATION_KEYS, labels)
+    return config_diff(run_config.get("data", {}), data_options, "data.", DATA_LOCATION_KEYS, labels)
 
 
 def finished_runs(runs_dir: Path, model: str, data: str) -> list[Path]:

@@ -32,6 +32,7 @@ from zoo.errors import NonFiniteLossError, ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.images import pairs, save_grid
 from zoo.models.base import GenerativeModel
+from zoo.nn.progressive import Phase
 from zoo.optim import LogWindow, NonFiniteGuard, Stepper
 from zoo.options import Count, Decay, Options, PositiveFloat
 from zoo.runs import write_status
@@ -117,14 +118,17 @@ def batch_sizes(model: GenerativeModel, cfg: TrainerConfig) -> tuple[int, ...]:
     return model.schedule.batch_sizes if model.schedule is not None else (cfg.batch_size,)
 
 
-def next_batch_size(model: GenerativeModel, images_seen: int, default: int) -> int:
+def batch_size_at(model: GenerativeModel, images_seen: int, default: int) -> int:
     """The global batch size of the step after ``images_seen`` training images (``default`` for a
-    model without a schedule); a model with a schedule is told the phase it is in now."""
-    if model.schedule is None:
-        return default
-    phase = model.schedule.at(images_seen)
-    model.enter(phase)
-    return phase.batch_size
+    model without a schedule)."""
+    return model.schedule.at(images_seen).batch_size if model.schedule is not None else default
+
+
+def next_batch_size(model: GenerativeModel, images_seen: int, default: int) -> int:
+    """``batch_size_at``, and a model with a schedule is told the phase it is in now."""
+    if model.schedule is not None:
+        model.enter(model.schedule.at(images_seen))
+    return batch_size_at(model, images_seen, default)
 
 
 def check_batches(model: GenerativeModel, cfg: TrainerConfig, train_size: int, world: int) -> None:
@@ -257,25 +261,29 @@ class Trainer:
         )
 
     # -- the schedule: batch size and phase as a function of the images seen ----------------------
+    def _phase_now(self) -> Phase | None:
+        """Where the model's schedule stands after the images seen so far (None: no schedule)."""
+        return self.model.schedule.at(self.images_seen) if self.model.schedule is not None else None
+
     def _schedule_progress(self) -> dict[str, float]:
-        schedule = self.model.schedule
-        return schedule.at(self.images_seen).progress() if schedule is not None else {}
+        phase = self._phase_now()
+        return phase.progress() if phase is not None else {}
 
     def _replayed_batch_sizes(self) -> list[int]:
         """The batch sizes of the steps so far, from the schedule (for an old checkpoint)."""
         sizes, images = [], 0
         for _ in range(self.step):
-            b = self.model.schedule.at(images).batch_size if self.model.schedule is not None else self.cfg.batch_size
-            sizes.append(b)
-            images += b
+            sizes.append(batch_size_at(self.model, images, self.cfg.batch_size))
+            images += sizes[-1]
         return sizes
 
     def _check_phase(self) -> None:
         """When the model's schedule moves on (e.g. to the next resolution), keep the last state of
         the phase that ended as ``checkpoints/<phase>.pt`` beside ``last.pt``."""
-        if self.model.schedule is None:
+        now = self._phase_now()
+        if now is None:
             return
-        phase = self.model.schedule.at(self.images_seen).name
+        phase = now.name
         if phase != self._phase:
             if self._phase is not None and self.main:
                 path = self.checkpoint_path.with_name(f"{self._phase}.pt")
@@ -360,7 +368,7 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not self.progress, unit="step", dynamic_ncols=True)
         if self.main:
             write_status(self.run_dir, status="running", step=self.step)
-        self._phase = self.model.schedule.at(self.images_seen).name if self.model.schedule is not None else None
+        self._phase = now.name if (now := self._phase_now()) is not None else None
         first_step = self.step
         distributed.broadcast_parameters(self.model)  # every process starts from rank 0's weights
         if self.world > 1:  # each process draws its own noise (z, dequantisation), reproducibly
