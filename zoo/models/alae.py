@@ -37,7 +37,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel, frozen
-from zoo.nn.flags import flag_is_set, saved_flag, set_flag
+from zoo.nn.host_state import on_host, saved_on_host, set_on_host
 from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
 from zoo.nn.pixels import to_signed, to_unit
 from zoo.nn.progressive import Phase, ProgressiveSchedule, blend_real, downsample, upsample_to
@@ -72,7 +72,7 @@ class StyleGenerator(nn.Module):
             GeneratorBlock(widths[max(i - 1, 0)], widths[i], w_dim, first=i == 0) for i in range(len(widths))
         )
         self.to_rgb = nn.ModuleList(EqualizedConv2d(c, channels, 1, gain=1.0) for c in widths)
-        saved_flag(self, "bias_initialised")
+        saved_on_host(self, "bias_initialised", False)
 
     @torch.no_grad()
     def init_output_bias(self, real: torch.Tensor) -> None:
@@ -80,7 +80,7 @@ class StyleGenerator(nn.Module):
         batch: line drawings are mostly background, which a zero bias (mid-grey) is far from."""
         for to_rgb in self.to_rgb:
             to_rgb.bias.copy_(real.mean(dim=(0, 2, 3)))
-        set_flag(self, "bias_initialised")
+        set_on_host(self, "bias_initialised", True)
 
     def forward(
         self,
@@ -226,13 +226,11 @@ class ALAE(GenerativeModel):
         self.encoder = StyleEncoder(info.channels, widths, w_dim)
         self.discriminator = LatentDiscriminator(w_dim, discriminator_layers)
         self.register_buffer("w_avg", torch.zeros(w_dim))  # running mean of F(z), for truncation
-        # the phase the weights were last trained in, as the trainer's count of images seen: a
-        # record for whoever loads the weights (written each step, read only when loading)
-        self.register_buffer("images_seen", torch.tensor(0, dtype=torch.long))
+        # the trainer's count of images seen when it last told this model (``enter``): the phase
+        # the weights are in, also for whoever loads them
+        saved_on_host(self, "images_seen", 0)
         self.register_buffer("level_count", torch.tensor(n))
-        self.register_buffer("d_steps", torch.tensor(0, dtype=torch.long))  # the same record of _d_steps
-        self.phase = self.schedule.at(0)  # host-side: Python control flow never waits for the device
-        self._d_steps = 0  # discriminator updates so far, for the lazy R1 interval
+        saved_on_host(self, "d_steps", 0)  # discriminator updates so far, for the lazy R1 interval
 
     def _layers(self, entry: str | Sequence[int]) -> list[int]:
         if isinstance(entry, str):
@@ -250,13 +248,14 @@ class ALAE(GenerativeModel):
                 f"{self.schedule.levels} levels (to {self.info.image_size}px): use a checkpoint of the same image size"
             )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self.phase = self.schedule.at(int(self.images_seen))  # the loaded weights' level and blend
-        self._d_steps = int(self.d_steps)
 
     # -- the schedule, as the trainer sees it ----------------------------------------------------
+    @property
+    def phase(self) -> Phase:
+        return self.schedule.at(on_host(self, "images_seen"))
+
     def enter(self, phase: Phase) -> None:
-        self.phase = phase
-        self.images_seen.fill_(phase.images_seen)  # no read back: a GPU never waits here
+        set_on_host(self, "images_seen", phase.images_seen)
 
     # -- networks as the paper composes them -----------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -313,14 +312,14 @@ class ALAE(GenerativeModel):
         phase = self.phase
         real = blend_real(to_signed(x), phase)  # (B, C, r, r) at the level's resolution
         n = len(real)
-        if not flag_is_set(self.generator, "bias_initialised"):
+        if not on_host(self.generator, "bias_initialised"):
             self.generator.init_output_bias(real)
 
-        with_r1 = self.r1_gamma > 0 and self._d_steps % self.r1_every == 0  # lazy R1
+        d_steps = on_host(self, "d_steps")
+        with_r1 = self.r1_gamma > 0 and d_steps % self.r1_every == 0  # lazy R1
         i = self.step_i_losses(real, phase, with_r1)
         self.optimize(i["adv"] + 0.5 * self.r1_gamma * self.r1_every * i["r1"], "encoder", "discriminator")
-        self._d_steps += 1
-        self.d_steps.fill_(self._d_steps)
+        set_on_host(self, "d_steps", d_steps + 1)
 
         with frozen(self.encoder, self.discriminator):  # on step II's path but not its to update
             loss_adv_g = self.step_ii_loss(n, phase)

@@ -32,7 +32,7 @@ from torch import nn
 from zoo.data.base import DataInfo
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
-from zoo.nn.flags import flag_is_set, saved_flag, set_flag
+from zoo.nn.host_state import on_host, saved_on_host, set_on_host
 from zoo.nn.losses import discriminator_loss, nonsaturating_generator_loss
 from zoo.nn.pixels import halvings, to_signed, to_unit
 from zoo.nn.resblocks import ResBlock
@@ -88,7 +88,7 @@ class Generator(nn.Module):
         self.out = nn.Sequential(
             nn.BatchNorm2d(ws[-1]), nn.ReLU(), nn.Conv2d(ws[-1], channels, 3, padding=1), nn.Tanh()
         )
-        saved_flag(self, "bias_initialised")
+        saved_on_host(self, "bias_initialised", False)
 
     @torch.no_grad()
     def init_output_bias(self, real: torch.Tensor) -> None:
@@ -99,7 +99,7 @@ class Generator(nn.Module):
         first batch; the flag is a buffer, so a resumed run does not redo it."""
         mean = real.mean(dim=(0, 2, 3)).clamp(-0.99, 0.99)  # (C,)
         self.out[2].bias.copy_(torch.atanh(mean))
-        set_flag(self, "bias_initialised")
+        set_on_host(self, "bias_initialised", True)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = rearrange(self.project(z), "b (c h w) -> b c h w", c=self.start, h=4, w=4)
@@ -208,7 +208,7 @@ class AlphaGAN(GenerativeModel):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor | float]:
         real = to_signed(x)  # the generator's tanh range
-        if not flag_is_set(self.generator, "bias_initialised"):
+        if not on_host(self.generator, "bias_initialised"):
             self.generator.init_output_bias(real)
         for _ in range(self.ae_steps):  # E and G first, ae_steps times (they lag the discriminators)
             out = self.autoencoder_losses(real)

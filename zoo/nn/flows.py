@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from zoo.nn.flags import flag_is_set, saved_flag, set_flag
+from zoo.nn.host_state import on_host, saved_on_host, set_on_host
 
 
 class LogitTransform(nn.Module):
@@ -41,13 +41,13 @@ class ActNorm(nn.Module):
     """Per-channel affine y = s * (x + b), initialised from the first batch so that y has zero mean
     and unit variance per channel (Glow section 3.1). ``initialized`` is a buffer, so it is saved in
     checkpoints and a resumed run never initialises again; every forward pass asks its host copy
-    (``zoo/nn/flags.py``), so it never waits for the GPU."""
+    (``zoo/nn/host_state.py``), so it never waits for the GPU."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
-        saved_flag(self, "initialized")
+        saved_on_host(self, "initialized", False)
 
     @torch.no_grad()
     def initialize(self, x: torch.Tensor) -> None:
@@ -55,10 +55,10 @@ class ActNorm(nn.Module):
         std = x.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
         self.bias.copy_(-mean)
         self.log_scale.copy_(-torch.log(std + 1e-6))
-        set_flag(self, "initialized")
+        set_on_host(self, "initialized", True)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not flag_is_set(self, "initialized"):
+        if not on_host(self, "initialized"):
             self.initialize(x)
         y = (x + self.bias) * torch.exp(self.log_scale)
         logdet = self.log_scale.sum() * x.shape[2] * x.shape[3]
