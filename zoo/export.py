@@ -23,7 +23,7 @@ from zoo.commands import CONF, compose, parse_config, run_command
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.options import Options
-from zoo.runs import DATA_LOCATION_KEYS
+from zoo.runs import DATA_LOCATION_KEYS, read_eval
 from zoo.trained import TrainedRun, load_trained
 
 # the training data's licence, for the card's front matter (a folder of one's own images: "other")
@@ -69,9 +69,7 @@ def export(options: ExportOptions) -> dict[str, Path]:
 def training_record(trained: TrainedRun) -> dict[str, Any]:
     """How far the run trained (steps, images, minutes, hardware, its schedule) and its held-out figures."""
     record = trained.record
-    figures = {}
-    if (trained.run_dir / "eval.json").is_file():
-        figures = {k: v for k, v in json.loads((trained.run_dir / "eval.json").read_text()).items() if k != "step"}
+    figures = {k: v for k, v in read_eval(trained.run_dir).items() if k != "step"}
     return {
         "step": trained.step,
         "images_seen": record.get("images_seen"),

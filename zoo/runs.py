@@ -48,6 +48,15 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def read_eval(run_dir: Path) -> dict[str, Any]:
+    """The run's final held-out figures (``eval.json``: test metrics, images seen, minutes), or
+    nothing when the run has not finished or the file cannot be read."""
+    try:
+        return json.loads((Path(run_dir) / "eval.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def write_status(run_dir: Path, **fields: Any) -> None:
     status = (read_status(run_dir) or {}) | fields | {"updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
     atomic_write_text(run_dir / "run.json", json.dumps(status, indent=2) + "\n", "run status")

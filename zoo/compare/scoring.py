@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from zoo.metrics.reconstruction import ReconstructionScores
 from zoo.metrics.sliced_wasserstein import swd
 from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames
+from zoo.runs import read_eval
 from zoo.trained import load_trained
 
 REAL = "real data (test vs train)"
@@ -239,7 +239,7 @@ def score_likelihood(model: GenerativeModel, data: DataBundle, options: CompareO
 
 def score_cost(model: GenerativeModel, run_dir: Path) -> Row:
     """Parameters, and the run's own record of its training time and images."""
-    record = _read_json(run_dir / "eval.json")
+    record = read_eval(run_dir)
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_minutes": record.get("train/minutes", NA("no eval.json in the run")),
@@ -253,13 +253,6 @@ def _morph_ends(data: DataBundle) -> tuple[int, int]:
     if data.info.num_classes > 1 and len(labels.unique()) > 1:
         return int((labels == labels.min()).nonzero()[0]), int((labels == labels.max()).nonzero()[0])
     return 0, len(labels) // 2
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[str, float | str]:

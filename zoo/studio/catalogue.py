@@ -11,7 +11,6 @@ under ``runs_dir`` and nothing else. A run that cannot be loaded becomes its rea
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from zoo import artefact
 from zoo.errors import ZooError
 from zoo.models.base import GenerativeModel
 from zoo.registry import MODELS
-from zoo.runs import finished_runs, read_status
+from zoo.runs import finished_runs, read_eval, read_status
 from zoo.trained import TrainedRun, load_trained
 
 log = logging.getLogger("zoo.studio")
@@ -61,11 +60,7 @@ def trained_so_far(step: int | None, minutes: float | None, schedule: dict | Non
 
 def run_progress(run_dir: Path) -> str:
     status = read_status(run_dir) or {}
-    try:
-        minutes = json.loads((run_dir / "eval.json").read_text()).get("train/minutes")
-    except (OSError, ValueError):
-        minutes = None
-    return trained_so_far(status.get("step"), minutes, status.get("schedule"))
+    return trained_so_far(status.get("step"), read_eval(run_dir).get("train/minutes"), status.get("schedule"))
 
 
 def exported_entry(folder: Path) -> Entry | None:
