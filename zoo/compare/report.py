@@ -48,6 +48,7 @@ TABLE = [  # (column, key, format)
     ("class KL", "class_kl", "{:.3f}"),
     *RUN_COST,
     ("samples/s", "sample_images_per_s", "{:.0f}"),
+    ("NFE", "sample_evaluations", "{:d}"),  # network evaluations per sample
     ("non-finite", "nonfinite_samples", "{:d}"),
     ("peak MB", "peak_memory_mb", "{:.0f}"),
 ]

@@ -102,7 +102,7 @@ def draw_samples(
 
 
 # figures that describe a run rather than measure it: one seed's value stands for all
-DESCRIPTIVE = {"step", "ema", "sample_temperature", "parameters", "seed"}
+DESCRIPTIVE = {"step", "ema", "sample_temperature", "sample_evaluations", "parameters", "seed"}
 
 
 def over_seeds(rows: list[Row]) -> Row:
@@ -182,7 +182,11 @@ def score_samples(
     samples, speed = draw_samples(model, options.n_samples, options.batch_size, options.seed, device)
     samples, failed = finite_samples(samples)
     images["samples"] = samples[:8]
-    row: Row = {"sample_images_per_s": speed, "nonfinite_samples": failed}
+    row: Row = {
+        "sample_images_per_s": speed,
+        "sample_evaluations": model.sample_evaluations,
+        "nonfinite_samples": failed,
+    }
     row["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else NA("measured on CUDA only")
     )
@@ -262,6 +266,7 @@ def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[
         row[key] = NA("reference row")
     for key in (
         "sample_images_per_s",
+        "sample_evaluations",
         "nonfinite_samples",
         "peak_memory_mb",
         "parameters",

@@ -84,6 +84,12 @@ class GenerativeModel(nn.Module):
         return 1.0
 
     @property
+    def sample_evaluations(self) -> int:
+        """Network evaluations per sample (NFE): 1 for a one-pass generator; an iterative sampler's
+        steps times its evaluations per step (diffusion's price, in compare's cost columns)."""
+        return 1
+
+    @property
     def likelihood_data(self) -> str:
         """What the likelihood is a density of; bits/dim compare only between models that agree here."""
         return "8-bit pixels"
