@@ -202,9 +202,10 @@ def score_reconstructions(
     ``invert_gan=true``), or n/a with the reason; a morph for the grids where the model encodes."""
     if model.can_encode:
         scores = ReconstructionScores()
-        for i in range(0, len(ref.test_images), options.batch_size):
-            x = ref.test_images[i : i + options.batch_size].to(device)
-            y = ref.test_labels[i : i + options.batch_size].to(device)
+        n = scored_test_images(model, len(ref.test_images), options)
+        for i in range(0, n, options.batch_size):
+            x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
+            y = ref.test_labels[i : min(i + options.batch_size, n)].to(device)
             scores.update(x, model.reconstruct(x, y))
         x, y = data.test.spread(8)
         images["recons"] = model.reconstruct(x.to(device), y.to(device)).cpu()
@@ -213,7 +214,8 @@ def score_reconstructions(
         xb, yb = (t.to(device) for t in data.test.batch(torch.tensor([b])))
         labels = (ya, yb) if model.conditional else (None, None)
         images["morph"] = morph_frames(model, xa, xb, options.metrics.morph_frames, "slerp", *labels).cpu()
-        return {f"recon_{k}": v for k, v in scores.result().items()} | {"recon_method": "encode/decode"}
+        method = "encode/decode" + (f" (first {n} test images)" if n < len(ref.test_images) else "")
+        return {f"recon_{k}": v for k, v in scores.result().items()} | {"recon_method": method}
     if options.invert_gan and model.can_decode:
         n = min(options.invert_images, len(ref.test_images))
         scores = ReconstructionScores()
@@ -232,13 +234,22 @@ def score_likelihood(model: GenerativeModel, data: DataBundle, options: CompareO
     """Test bits/dim (``has_likelihood``), labelled with what kind of figure it is and of what data."""
     if not model.has_likelihood:
         return dict.fromkeys(("bits_per_dim", "likelihood"), NA("no likelihood"))
-    results = evaluate(
-        model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
-    )
+    n = scored_test_images(model, len(data.test), options)
+    results = evaluate(model, data.test, EvalConfig(n_test=n, batch_size=options.batch_size, seed=options.seed), device)
+    subset = f" (first {n} test images)" if n < len(data.test) else ""
     return {
         "bits_per_dim": results["test/bits_per_dim"],
-        "likelihood": f"{model.likelihood_kind} on {model.likelihood_data}",
+        "likelihood": f"{model.likelihood_kind} on {model.likelihood_data}{subset}",
     }
+
+
+def scored_test_images(model: GenerativeModel, available: int, options: CompareOptions) -> int:
+    """How many of the test images a model's reconstructions and likelihood use: all of them, but
+    ``iterative_test_images`` for a model whose every sample takes several network evaluations
+    (its encoder and likelihood run the same solver: 2 x NFE evaluations per reconstruction)."""
+    if model.sample_evaluations > 1 and options.iterative_test_images is not None:
+        return min(options.iterative_test_images, available)
+    return available
 
 
 def score_cost(model: GenerativeModel, run_dir: Path) -> Row:
