@@ -68,7 +68,7 @@ def trained_runs(tmp_path_factory) -> dict[str, Path]:
     np.save(folder / "cat.npy", doodles(300, 0))
     np.save(folder / "smiley_face.npy", doodles(200, 1))
     runs = {}
-    for model in ("alpha_gan", "vae", "glow", "dcgan", "alae"):
+    for model in ("alpha_gan", "vae", "glow", "dcgan", "alae", "ddpm"):
         result = run_train(*fast(base / "data", model), cwd=base)
         assert result.returncode == 0, result.stderr
         runs[model] = only_run(base, f"{model}-quickdraw")

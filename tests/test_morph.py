@@ -53,7 +53,7 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], int]:
     return frames, total
 
 
-@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow", "alae"])
+@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow", "alae", "ddpm"])
 def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstructions(model, trained_runs, tmp_path):
     run = trained_runs[model]
     assert main([f"run={run}", "a=0", "b=3", "frames=6", "scale=2", "fps=10", f"out={tmp_path}"]) == 0

@@ -8,6 +8,7 @@ uses ``torch.load(weights_only=True)``: tensors and plain containers only, never
 
 from __future__ import annotations
 
+import logging
 import pickle
 import zipfile
 from collections.abc import Callable
@@ -18,6 +19,9 @@ import torch
 
 from zoo.errors import ZooError
 from zoo.files import write_with
+
+log = logging.getLogger("zoo.checkpoint")
+CACHE_STAMP = "cache_name"  # a cache file's own name, stored in it
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -35,11 +39,21 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 def cached(path: Path, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """The tensors stored at ``path`` (read with ``weights_only=True``), or ``compute()``'s, written
     there atomically first; and whether the file was there. The one cache of compare's feature
-    networks and reference features: its key is the file's name."""
+    networks and reference features: its key is the file's name, stamped inside the file, so a
+    file that does not load (truncated, empty, carrying code) or belongs to another name is
+    recomputed with a warning instead of stopping the comparison."""
     path = Path(path)
     if path.is_file():
-        return torch.load(path, map_location="cpu", weights_only=True), True
-    state = compute()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+            problem = f"it does not load ({_first_line(e)})"
+        else:
+            if isinstance(state, dict) and state.get(CACHE_STAMP) == path.name:
+                return state, True
+            problem = "it is not the cache file of that name"
+        log.warning("cache file %s: %s; computing it again", path, problem)
+    state = {**compute(), CACHE_STAMP: path.name}
     save_checkpoint(state, path)
     return state, False
 

@@ -17,7 +17,7 @@ from zoo.images import to_image
 from zoo.studio.actions import CANVAS, Studio
 from zoo.studio.catalogue import Catalogue
 
-ENCODERS = ["alae", "alpha_gan", "glow", "vae"]  # the doodle runs' models that encode
+ENCODERS = ["alae", "alpha_gan", "ddpm", "glow", "vae"]  # the doodle runs' models that encode
 
 
 def drawing(*strokes) -> dict:
