@@ -30,6 +30,7 @@ from zoo.data.base import BatchStream, DataBundle
 from zoo.ema import EMA
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.evaluation import EvalConfig, evaluate
+from zoo.files import atomic_write_text
 from zoo.images import pairs, save_grid
 from zoo.models.base import GenerativeModel
 from zoo.nn.progressive import Phase
@@ -250,6 +251,8 @@ class Trainer:
         else:  # a checkpoint from before the position was saved: replay the batch sizes
             self.stream.position = BatchStream.position_after(self._replayed_batch_sizes(), len(self.data.train))
         set_rng_state(state["rng"])
+        if self.main:
+            self._forget_metrics_after(self.step)
 
     def save(self, status: str, finished: bool = False) -> None:
         if not self.main:
@@ -337,6 +340,29 @@ class Trainer:
         self._append_metrics({"step": self.step, **row})
         self.tracker.log(row, self.step)
         return row
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """Drop the rows of ``metrics.jsonl`` logged after the checkpoint being resumed (a run killed
+        between checkpoints, and a line torn by the kill), in one atomic rewrite: the resumed run
+        logs those steps again, so every step appears once and in order."""
+        path = self.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        kept, dropped = [], 0
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+                kept.append(line + "\n")
+            else:
+                dropped += 1
+        if dropped:
+            atomic_write_text(path, "".join(kept), "metrics log")
+            log.info(
+                "metrics.jsonl: %d rows logged after step %d dropped; the resumed run logs them again", dropped, step
+            )
 
     def _append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as f:
@@ -446,7 +472,9 @@ class Trainer:
         results["train/images_seen"] = float(self.images_seen)
         results["train/minutes"] = self.elapsed_s / 60
         self._append_metrics({"step": self.step, **results})
-        (self.run_dir / "eval.json").write_text(json.dumps({"step": self.step, **results}, indent=2) + "\n")
+        atomic_write_text(
+            self.run_dir / "eval.json", json.dumps({"step": self.step, **results}, indent=2) + "\n", "eval.json"
+        )
         self.tracker.log({k: v for k, v in results.items() if k.startswith("test/")}, self.step)
         kind = {"test/likelihood": f"{self.model.likelihood_kind} on {self.model.likelihood_data}"}
         self.tracker.summary(results | (kind if self.model.has_likelihood else {}))

@@ -62,6 +62,10 @@ def logged_steps(tmp_path: Path) -> list[int]:
     return [json.loads(line)["step"] for line in lines if line.endswith("}")]
 
 
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def checkpointed(tmp_path: Path) -> bool:
     return bool(list((tmp_path / "runs").glob("dcgan-quickdraw/*/checkpoints/last.pt")))
 
@@ -103,3 +107,6 @@ def test_train_py_killed_at_random_moments_resumes_each_time_losing_at_most_one_
     run = only_run(tmp_path, "dcgan-quickdraw")  # one run folder across all four processes
     assert json.loads((run / "run.json").read_text())["status"] == "finished"
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == finish_at
+    # rows logged after each kill's checkpoint were dropped on resume and logged again: each step once
+    training = [row["step"] for row in rows(run / "metrics.jsonl") if "train/minutes" not in row]  # not the end row
+    assert training == sorted(set(training)) and training[-1] == finish_at, training
