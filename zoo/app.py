@@ -8,7 +8,6 @@ folder, logs and writes files; every process trains (``zoo.distributed``).
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo import distributed
 from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
-from zoo.commands import hydra_command
+from zoo.commands import hydra_command, interrupt_on_sigterm
 from zoo.data import build_data
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
@@ -164,12 +163,8 @@ def cli(argv: list[str]) -> int:
     return hydra_command("config", argv, main)
 
 
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(cfg: DictConfig) -> None:
-    signal.signal(signal.SIGTERM, _sigterm)
+    interrupt_on_sigterm()
     try:
         train(cfg)
     except ZooError as e:

@@ -36,7 +36,7 @@ from zoo.models.base import GenerativeModel
 from zoo.nn.progressive import Phase
 from zoo.optim import LogWindow, NonFiniteGuard, Stepper
 from zoo.options import Count, Decay, Options, PositiveFloat
-from zoo.runs import write_status
+from zoo.runs import read_status, write_status
 from zoo.seeding import (
     GRID_NOISE_OFFSET,
     RANK_SEED_STRIDE,
@@ -460,7 +460,13 @@ class Trainer:
         distributed.broadcast_buffers(self.model)  # end as rank 0 (batch-norm statistics of the last batch)
         if not self.main:
             return {}  # rank 0 writes the final checkpoint and evaluates
-        return self.finish()
+        try:
+            return self.finish()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM after the last step: the run says so
+            if (read_status(self.run_dir) or {}).get("status") != "finished":
+                log.info("interrupted while finishing: the checkpoint at step %d is kept", self.step)
+                write_status(self.run_dir, status="interrupted", step=self.step)
+            raise
 
     def finish(self) -> dict[str, float]:
         """Final checkpoint, grids and held-out evaluation."""

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from zoo.commands import hydra_command
+from zoo.commands import hydra_command, interrupt_on_sigterm
 from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_colourise_report
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
@@ -168,6 +168,7 @@ def main(cfg) -> None:
     from zoo.tracking import Tracker
 
     setup_logging()
+    interrupt_on_sigterm()
     config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     try:
         options, logger = check_compare_config(config)

@@ -1,0 +1,59 @@
+"""Ctrl-C or SIGTERM after the last training step, while the run is evaluated: the run's record
+says "interrupted" (not "running"), no eval.json is left behind half-made, and the same command
+then evaluates it from the final checkpoint and finishes. SIGTERM to compare.py takes Ctrl-C's path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import zoo.trainer
+from tests.helpers import fast, only_run, run_compare, run_train
+
+
+def test_an_interrupt_during_the_final_evaluation_leaves_a_true_status_and_the_rerun_finishes(
+    quickdraw_root, tmp_path, monkeypatch
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what zoo.app's SIGTERM handler raises too
+
+    with monkeypatch.context() as patch:
+        patch.setattr(zoo.trainer, "evaluate", interrupted)
+        result = run_train(*fast(quickdraw_root, "vae"), cwd=tmp_path)
+    assert result.returncode == 130, result.stderr
+    run = only_run(tmp_path, "vae-quickdraw")
+    status = json.loads((run / "run.json").read_text())
+    assert status["status"] == "interrupted" and status["step"] == 4
+    assert not (run / "eval.json").exists()
+
+    result = run_train(*fast(quickdraw_root, "vae"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "from step 4" in result.stderr
+    assert only_run(tmp_path, "vae-quickdraw") == run
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+    assert "test/recon_mse" in json.loads((run / "eval.json").read_text())
+
+
+def test_sigterm_to_compare_takes_ctrl_cs_path_and_leaves_no_empty_report_folder(quickdraw_root, tmp_path, monkeypatch):
+    import zoo.compare.command
+
+    assert run_train(*fast(quickdraw_root, "vae"), cwd=tmp_path).returncode == 0
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the comparison folder exists, still empty
+
+    def unhandled(signum, frame):  # stands in for the default action, which would end pytest itself
+        raise RuntimeError("compare.py leaves SIGTERM to its default: the process dies where it stands")
+
+    monkeypatch.setattr(zoo.compare.command, "build_reference", terminated)
+    data = ["data=quickdraw", f"data.root={quickdraw_root}", "data.categories=[cat,smiley_face]"]
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        result = run_compare(*data, "logger.mode=disabled", cwd=tmp_path)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert result.returncode == 130, result.stderr
+    assert "interrupted" in result.stderr
+    left = [p.name for p in (tmp_path / "runs" / "compare").iterdir() if p.name != "cache"]
+    assert left == [], left
