@@ -209,3 +209,22 @@ def test_ctrl_c_during_compare_leaves_no_report_and_no_traceback(trained, tmp_pa
     assert proc.returncode == 130, seen + rest
     assert "Traceback" not in rest and "interrupted" in rest
     assert not (out / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (
+            ["metrics.pr_k=100"],
+            "metrics.pr_k=100 needs more than 100 images in every set scored, but test images gives 50",
+        ),
+        (["n_samples=2"], "metrics.pr_k=3 needs more than 3 images in every set scored, but n_samples gives 2"),
+    ],
+)
+def test_metric_options_that_the_data_cannot_satisfy_are_refused_before_any_folder(trained, tmp_path, overrides, named):
+    workdir, root = trained
+    out = tmp_path / "cmp"
+    result = run_compare(*compare_args(root, out), "logger.mode=disabled", *overrides, cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and named in result.stderr, result.stderr
+    assert not out.exists()

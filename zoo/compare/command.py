@@ -18,7 +18,7 @@ from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_c
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
-from zoo.compare.reference import build_reference, data_key
+from zoo.compare.reference import build_reference, check_set_sizes, data_key
 from zoo.compare.report import TABLE, inception_size, jsonable, markdown_table, reasons, write_grids, write_report
 from zoo.compare.scoring import model_row, real_row, score_picked
 from zoo.data import build_data
@@ -85,6 +85,7 @@ def _compare(options: CompareOptions, data_options: dict[str, Any], tracker_fact
             f"data={data_name}" + "".join(hints)
         )
     data = data or build_data(source, **data_options)
+    check_set_sizes(data, options, device)
     key = data_key(data, {"source": source, **data_options})
     if options.task == "colourise":
         return compare_colourisers(picked, data, key, options, device, tracker_factory, hold)

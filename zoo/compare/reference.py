@@ -13,6 +13,7 @@ import torch
 from zoo.checkpoint import cached
 from zoo.compare.options import CompareOptions
 from zoo.data.base import DataBundle
+from zoo.errors import ZooError
 from zoo.metrics.features import FeatureSpace, inception_space, zoo_space
 
 
@@ -59,6 +60,26 @@ def inception_samples(options: CompareOptions, device: torch.device) -> int:
     if wanted == "auto":
         wanted = options.n_samples if device.type == "cuda" else CPU_INCEPTION_SAMPLES
     return min(wanted, options.n_samples)
+
+
+def check_set_sizes(data: DataBundle, options: CompareOptions, device: torch.device) -> None:
+    """The metric options whose valid range depends on the data, checked against it before any
+    folder is made: each k-NN ball of precision/recall needs ``pr_k`` other points in the smallest set
+    scored (samples, training reference, test images, the Inception N); FID and KID (all that
+    ``task=colourise`` computes) need two."""
+    sets = {"n_samples": options.n_samples, "training images": len(data.train), "test images": len(data.test)}
+    if "inception" in options.metrics.feature_spaces:
+        sets["metrics.inception_samples"] = inception_samples(options, device)
+    name, smallest = min(sets.items(), key=lambda item: item[1])
+    more = " or raise it" if name in ("n_samples", "metrics.inception_samples") else " or use more data"
+    if options.task == "colourise":
+        if smallest < 2:
+            raise ZooError(f"FID and KID need at least 2 images in every set scored, but {name} gives {smallest}{more}")
+    elif options.metrics.pr_k >= smallest:
+        raise ZooError(
+            f"metrics.pr_k={options.metrics.pr_k} needs more than {options.metrics.pr_k} images in every set scored, "
+            f"but {name} gives {smallest}; lower metrics.pr_k below {smallest}{more}"
+        )
 
 
 def build_reference(data: DataBundle, options: CompareOptions, key: str, device: torch.device) -> Reference:
