@@ -20,6 +20,7 @@ from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
 from zoo.commands import hydra_command, interrupt_on_sigterm
 from zoo.data import build_data
+from zoo.data.base import check_has_colour
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
@@ -71,6 +72,8 @@ def train(cfg: DictConfig) -> Path:
 
     data = build_data(setup.data_source, **setup.data_options)
     model = build_model(setup.model_name, data.info, setup.model_options)
+    if model.colourises:
+        check_has_colour(data, f"model={setup.model_name}")
     device = check_devices(tcfg, distributed.world_size())
     check_batches(model, tcfg, len(data.train), distributed.world_size())
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import fast, run_train
+from tests.helpers import TINY, fast, run_train
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -121,6 +121,20 @@ def test_a_file_that_is_not_an_image_in_an_image_folder(tmp_path):
     (folder / "notes.png").write_text("this is not a picture")
     args = ["data=folder", f"data.root={tmp_path}", "data.path=pictures", "logger.mode=disabled"]
     refused(run_train(*args, cwd=tmp_path), "notes.png")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_folder_of_grey_photos_is_refused_by_a_colouriser_by_its_pixels(tmp_path, mode):
+    """Grey files (mode L) and grey pixels saved as RGB both load as three equal channels."""
+    from PIL import Image
+
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    for i in range(40):
+        Image.new(mode, (16, 16), i * 6 if mode == "L" else (i * 6,) * 3).save(folder / f"{i}.png")
+    args = ["model=cinn", "data=folder", f"data.root={tmp_path}", "data.path=grey", "data.image_size=16"]
+    refused(run_train(*args, "logger.mode=disabled", *TINY["cinn"], cwd=tmp_path), "is grey (R = G = B)")
     assert not (tmp_path / "runs").exists()
 
 

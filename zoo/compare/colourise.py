@@ -35,7 +35,7 @@ from zoo.compare.report import (
     write_metrics,
 )
 from zoo.compare.scoring import feature_distances, score_cost, score_picked
-from zoo.data.base import DataBundle
+from zoo.data.base import DataBundle, check_has_colour
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
 from zoo.files import atomic_write_text
@@ -96,11 +96,7 @@ for the same test images).
 
 
 def check_colour(data: DataBundle) -> None:
-    if data.info.channels != 3:
-        raise ZooError(
-            f"task=colourise needs colour images, and {data.info.name} has {data.info.channels} channel; "
-            "pick an RGB data set (data=flowers64, catfaces64, folder, ...)"
-        )
+    check_has_colour(data, "task=colourise")
 
 
 def colourise_rows(

@@ -73,6 +73,22 @@ class DataBundle:
     info: DataInfo
 
 
+def check_has_colour(data: DataBundle, who: str) -> None:
+    """A colouriser's data: three channels, and colour in its pixels. A folder of grey photos is
+    read as RGB with R = G = B everywhere, which passes a check of the channel count but gives a
+    colouriser nothing to learn (and a meaningless negative bits figure)."""
+    channels = data.info.channels
+    fix = "pick an RGB data set (data=flowers64, catfaces64, cifar10, flowers102) or a folder of colour photos"
+    if channels != 3:
+        raise ZooError(f"{who} needs colour images, and {data.info.name} has {channels} channel; {fix}")
+    images = data.train.images  # (N, 3, H, W) uint8
+    if bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all()):
+        raise ZooError(
+            f"{who} needs colour images, but every pixel of the {len(images)} training images of {data.info.name} "
+            f"is grey (R = G = B); {fix}"
+        )
+
+
 def seeded_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A deterministic (train, test) index split; the same ``seed`` always gives the same split."""
     if not 0.0 < test_fraction < 1.0:
