@@ -34,7 +34,8 @@ log = logging.getLogger("zoo")
 
 
 def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) -> None:
-    """Refuse a checkpoint written by another model, model configuration or data, naming the difference."""
+    """Refuse a checkpoint written by another model, model configuration, seed, batch size or data,
+    naming the difference."""
     theirs = state.get("config", {})
     ours = config["model"]
     if state.get("model_name") != ours["name"]:
@@ -47,6 +48,19 @@ def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) ->
         raise ZooError(
             f"{path} was trained with another model configuration ({'; '.join(diff)}). "
             "Use the same options or trainer.resume=none."
+        )
+    trajectory = [  # a run's record holds one seed and batch size from its first step to its last
+        f"{name}: checkpoint {before}, now {now}"
+        for name, before, now in (
+            ("seed", theirs.get("seed"), config["seed"]),
+            ("trainer.batch_size", theirs.get("trainer", {}).get("batch_size"), config["trainer"]["batch_size"]),
+        )
+        if before is not None and before != now
+    ]
+    if trajectory:
+        raise ZooError(
+            f"{path} was trained with {'; '.join(trajectory)}: resuming would record a run that never happened. "
+            "Resume with the checkpoint's values, or start a new run with trainer.resume=none."
         )
     diff = data_diff(theirs, config["data"], labels) if "data" in theirs else []
     if diff:

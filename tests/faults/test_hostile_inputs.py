@@ -95,6 +95,22 @@ def test_a_checkpoint_of_another_configuration_names_the_difference(quickdraw_ro
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("seed=1", "seed: checkpoint 0, now 1"), ("trainer.batch_size=8", "trainer.batch_size: checkpoint 16, now 8")],
+)
+def test_resuming_with_another_seed_or_batch_size_is_refused_and_the_record_kept(
+    quickdraw_root, trained, tmp_path, override, named
+):
+    before = digests(trained)
+    args = [a for a in fast(quickdraw_root, "dcgan") if not a.startswith(override.split("=")[0] + "=")]
+    result = run_train(*args, override, f"trainer.resume={trained}", cwd=tmp_path)
+    refused(result, named)
+    assert "trainer.resume=none" in result.stderr
+    assert digests(trained) == before  # config.yaml and run.json still tell the run's first steps
+    assert not (tmp_path / "runs").exists()
+
+
 # -- data --------------------------------------------------------------------------------------
 def test_a_truncated_npy_file(quickdraw_root, tmp_path):
     path = quickdraw_root / "quickdraw" / "cat.npy"
