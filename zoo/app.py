@@ -20,7 +20,7 @@ from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
 from zoo.commands import hydra_command, interrupt_on_sigterm
 from zoo.data import build_data
-from zoo.data.base import check_has_colour
+from zoo.data.base import DataBundle, check_has_colour, content_key
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
@@ -33,7 +33,7 @@ from zoo.trainer import Trainer, check_batches, check_devices
 log = logging.getLogger("zoo")
 
 
-def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) -> None:
+def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path, data: DataBundle) -> None:
     """Refuse a checkpoint written by another model, model configuration, seed, batch size or data,
     naming the difference."""
     theirs = state.get("config", {})
@@ -67,6 +67,18 @@ def check_same_run(state: dict[str, Any], config: dict[str, Any], path: Path) ->
         raise ZooError(
             f"{path} was trained on other data ({'; '.join(diff)}). "
             "Use the same data options, or trainer.resume=none for a new run on this data."
+        )
+    if state.get("data_content") not in (None, content_key(data)):  # same options, other pictures
+        sizes = [len(data.train), len(data.test)]
+        then = state.get("data_sizes")
+        counts = (
+            f"{then[0]:,} training and {then[1]:,} test images then, {sizes[0]:,} and {sizes[1]:,} now"
+            if then and then != sizes
+            else f"as many images ({sizes[0]:,} training, {sizes[1]:,} test), but other pixels or labels"
+        )
+        raise ZooError(
+            f"{path} was trained on other images with the same data options: {counts}. "
+            "Put the original images back to resume, or start a new run with trainer.resume=none."
         )
 
 
@@ -105,7 +117,7 @@ def train(cfg: DictConfig) -> Path:
     run_dir, checkpoint = shared  # every process continues the run rank 0 picked
     lock = picked[2] if isinstance(picked, tuple) else None
     try:
-        state = claim(run_dir, checkpoint, lock, runs_dir, config, fp, setup.model_name, data.info.name)
+        state = claim(run_dir, checkpoint, lock, runs_dir, config, fp, setup.model_name, data)
         return _fit(run_dir, state, config, setup, data, model, device)
     finally:
         if lock is not None:
@@ -113,7 +125,14 @@ def train(cfg: DictConfig) -> Path:
 
 
 def claim(
-    run_dir: Path, checkpoint: Path | None, lock, runs_dir: Path, config: dict[str, Any], fp, model_name, data_name
+    run_dir: Path,
+    checkpoint: Path | None,
+    lock,
+    runs_dir: Path,
+    config: dict[str, Any],
+    fp,
+    model_name,
+    data: DataBundle,
 ):
     """The checkpoint's state (None for a new run), after checking that it belongs to this
     configuration; rank 0 then writes the run's config and status. A refusal, or a folder that
@@ -123,11 +142,11 @@ def claim(
     try:
         state = load_checkpoint(checkpoint) if checkpoint else None
         if state is not None:
-            check_same_run(state, config, checkpoint)
+            check_same_run(state, config, checkpoint, data)
         if main:
             remove_stale_temporaries(run_dir)  # of a writer killed mid-write; we hold the lock now
             atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(config), "run configuration")
-            write_status(run_dir, fingerprint=fp, model=model_name, data=data_name, status="starting")
+            write_status(run_dir, fingerprint=fp, model=model_name, data=data.info.name, status="starting")
         return state
     except ZooError:
         if main and new_folder:  # take it back whole

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from zoo import distributed
 from zoo.artefact import describe
 from zoo.checkpoint import save_checkpoint
-from zoo.data.base import BatchStream, DataBundle
+from zoo.data.base import BatchStream, DataBundle, content_key
 from zoo.ema import EMA
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.evaluation import EvalConfig, evaluate
@@ -190,6 +190,7 @@ class Trainer:
         self.saved_step: int | None = None  # step of the checkpoint on disk, if any
         self._fixed_noise_seed = seed + GRID_NOISE_OFFSET
         self.stream = BatchStream(data.train, seed)
+        self.data_content = content_key(data)  # which pixels this run trains on (checked on resume)
         self._phase: str | None = None  # the name of the schedule's phase at the last step
 
     # -- checkpoints -----------------------------------------------------------------------------
@@ -199,6 +200,8 @@ class Trainer:
             "model_name": self.model_name,
             "config": self.run_config,
             "data_info": {"channels": self.data.info.channels, "image_size": self.data.info.image_size},
+            "data_content": self.data_content,
+            "data_sizes": [len(self.data.train), len(self.data.test)],
             # what rebuilds the model without its data: family, options, DataInfo, genzoo's version
             "about": describe(self.run_config, self.data.info, self.model_name),
             "hardware": hardware(self.device),

@@ -182,6 +182,31 @@ def test_a_model_option_that_does_not_exist_names_the_valid_ones(quickdraw_root,
     )
 
 
+@pytest.mark.parametrize("change", ["replaced", "one more"])
+def test_resuming_on_a_folder_whose_pictures_changed_is_refused(tmp_path, change):
+    """The data options (the folder's path) are the same; the pixels are not."""
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(40):
+        Image.new("RGB", (16, 16), (i * 6, 100, 255 - i * 6)).save(folder / f"{i:02d}.png")
+    data = ["data=folder", f"data.root={tmp_path}", "data.path=pictures", "data.image_size=16", "data.progress=false"]
+    common = [*data, "model=dcgan", *TINY["dcgan"], "trainer.batch_size=8", "logger.mode=disabled", "eval.n_test=4"]
+    assert run_train(*common, "trainer.max_steps=2", cwd=tmp_path).returncode == 0
+    [run] = (tmp_path / "runs" / "dcgan-folder").iterdir()
+    if change == "replaced":  # as many pictures, other colours
+        for i in range(40):
+            Image.new("RGB", (16, 16), (255 - i * 6, 0, i * 6)).save(folder / f"{i:02d}.png")
+    else:
+        Image.new("RGB", (16, 16), (1, 2, 3)).save(folder / "40.png")
+    before = digests(run)
+    result = run_train(*common, "trainer.max_steps=4", f"trainer.resume={run}", cwd=tmp_path)
+    refused(result, "was trained on other images with the same data options")
+    assert ("other pixels or labels" if change == "replaced" else "then,") in result.stderr
+    assert digests(run) == before
+
+
 def test_resuming_a_run_with_other_data_is_refused_naming_the_difference(quickdraw_root, trained, tmp_path):
     before = digests(trained)
     args = [

@@ -12,7 +12,7 @@ import torch
 
 from zoo.checkpoint import cached
 from zoo.compare.options import CompareOptions
-from zoo.data.base import DataBundle
+from zoo.data.base import DataBundle, update_with_pixels
 from zoo.errors import ZooError
 from zoo.metrics.features import FeatureSpace, inception_space, zoo_space
 
@@ -28,10 +28,7 @@ def data_key(data: DataBundle, data_options: dict[str, Any]) -> str:
             {k: v for k, v in data_options.items() if k not in ("progress", "download")}, sort_keys=True, default=str
         ).encode()
     )
-    for split in (data.train, data.test):
-        digest.update(str(tuple(split.images.shape)).encode())
-        digest.update(split.images.contiguous().numpy().tobytes())
-        digest.update(split.labels.contiguous().numpy().tobytes())
+    update_with_pixels(digest, data)
     return digest.hexdigest()[:16]
 
 

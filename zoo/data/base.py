@@ -9,6 +9,7 @@ batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -71,6 +72,22 @@ class DataBundle:
     train: ImageDataset
     test: ImageDataset
     info: DataInfo
+
+
+def update_with_pixels(digest: hashlib._Hash, data: DataBundle) -> None:
+    """Feed every pixel and label of both splits, and their shapes, to a hashlib digest."""
+    for split in (data.train, data.test):
+        digest.update(str(tuple(split.images.shape)).encode())
+        digest.update(split.images.contiguous().numpy().tobytes())
+        digest.update(split.labels.contiguous().numpy().tobytes())
+
+
+def content_key(data: DataBundle) -> str:
+    """A hash of exactly which images and labels the data holds, wherever it is stored: a run's
+    checkpoint keeps it, so resuming on a folder whose pictures were replaced is refused."""
+    digest = hashlib.sha256()
+    update_with_pixels(digest, data)
+    return digest.hexdigest()[:16]
 
 
 def check_has_colour(data: DataBundle, who: str) -> None:
