@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, seeded_split
@@ -23,10 +23,35 @@ from zoo.registry import DATASETS
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
+HIGH_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit grey PNGs and TIFFs open as one of these
+
+
+def decoded(img: Image.Image) -> Image.Image:
+    """A picture as the camera or the painter meant it, in 8-bit RGB or L: turned upright by its
+    EXIF orientation (phone photos), high-bit-depth grey scaled to 8 bits (a 16-bit value v is
+    v / 257, where converting directly clips every value above 255 to white), and transparent
+    pixels composited over white (converting directly shows the colour hidden under them)."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in HIGH_BIT_MODES or img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        if img.mode == "F":  # floating-point TIFFs: [0, 1], or already on 0..255
+            full = 1.0 if values.max(initial=0) <= 1.0 else 255.0
+        else:
+            full = 65535.0
+        return Image.fromarray(np.clip(np.round(values / full * 255), 0, 255).astype(np.uint8), mode="L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img if img.mode in ("RGB", "L") else img.convert("RGB")
+
+
 def fit_picture(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
-    """A decoded picture as uint8 ``(C, image_size, image_size)``: the shorter side resized to
-    ``image_size`` (bicubic), then the centre cropped."""
-    img = img.convert("RGB" if channels == 3 else "L")
+    """A picture file's image as uint8 ``(C, image_size, image_size)``: ``decoded``, then the
+    shorter side resized to ``image_size`` (bicubic), then the centre cropped."""
+    img = decoded(img).convert("RGB" if channels == 3 else "L")
     w, h = img.size
     scale = image_size / min(w, h)
     if scale != 1.0:

@@ -21,7 +21,7 @@ from scipy.ndimage import distance_transform_edt
 from torch.nn import functional as F
 
 from zoo.data.base import DataInfo, fit_to_size
-from zoo.data.folder import fit_picture
+from zoo.data.folder import decoded, fit_picture
 from zoo.errors import ZooError
 from zoo.images import to_image
 
@@ -150,7 +150,7 @@ def read_upload(path: str | Path | Unreadable | None, info: DataInfo, what: str)
                     f"({MAX_PIXELS // 1_000_000} megapixels); scale it down first"
                 )
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEGs decode straight to a smaller size
-            img = img.convert("RGB")
+            img = decoded(img)  # upright, 8-bit, transparency over white
             img.thumbnail((MAX_SIDE, MAX_SIDE))
             return fit_picture(img, info.image_size, info.channels).float().unsqueeze(0) / 255
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
