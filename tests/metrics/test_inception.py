@@ -242,6 +242,29 @@ def test_the_converted_network_gives_the_packaged_networks_features(weights, rea
 
 
 @packaged
+def test_genzoos_inception_features_of_small_images_use_tensorflow_1s_resize(weights, real_data):
+    """64x64 flowers and cats and 32x32 doodles through genzoo's whole Inception path (bytes, grey to
+    three channels, the resize inside the network) against the packaged TorchScript network given
+    TensorFlow 1's bilinear resize of the same bytes: every published FID's preprocessing."""
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x as resize
+
+    from zoo.metrics.features import inception_space
+
+    space = inception_space(str(weights))
+    assert not isinstance(space, str) and space.key.endswith("tf1resize")  # no cache of the old resize is read
+    script = inception.load_packaged(inception.packaged_file())
+    doodles = np.load(real_data / "quickdraw" / "cat.npy", mmap_mode="r")[:4].reshape(-1, 1, 28, 28)
+    small = nn.functional.pad(torch.from_numpy(doodles.copy()), (2, 2, 2, 2))  # (4, 1, 32, 32) uint8
+    for images in (real_images(real_data)[6:], small):
+        ours = space.features(images.float() / 255)
+        three = images.expand(-1, 3, -1, -1).float()
+        with torch.inference_mode():
+            theirs = script((resize(three, size=(299, 299), align_corners=False) - 128) / 128)
+        assert ours.shape == theirs.shape and ours.abs().max() > 1
+        assert (ours - theirs).abs().max() <= 1e-4, float((ours - theirs).abs().max())
+
+
+@packaged
 def test_a_tampered_file_is_refused(weights, tmp_path):
     state = inception.read_weights(weights)
     state["Mixed_6b.branch7x7_2.conv.weight"] = state["Mixed_6b.branch7x7_2.conv.weight"] * 1.01

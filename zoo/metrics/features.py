@@ -188,8 +188,13 @@ def inception_space(
     from torchmetrics.image.fid import NoTrainInceptionV3
 
     device = device or torch.device("cpu")
+    # antialias=False: TensorFlow 1's bilinear resize to 299x299, as every published FID; torchmetrics'
+    # default (an antialiased half-pixel resize) moves 64x64 inputs by up to 130 grey levels
     net = NoTrainInceptionV3(
-        name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(found)
+        name="inception-v3-compat",
+        features_list=["2048"],
+        feature_extractor_weights_path=str(found),
+        antialias=False,
     )
     net = net.to(device, memory_format=torch.channels_last)  # about 1.4x faster on a CPU, same features
 
@@ -205,5 +210,5 @@ def inception_space(
     )
     score = "" if inception.has_classifier(state) else "; no fc layer, so no Inception Score"
     label = f"Inception-v3 pool3, 2048-d (TF inception-2015-12-05 in torch-fidelity's port, {found}; {checked}{score})"
-    key = f"{found.stem}-{inception.sha256(found)[:12]}"
+    key = f"{found.stem}-{inception.sha256(found)[:12]}-tf1resize"  # features cached under another resize differ
     return FeatureSpace("inception", label, extract, key=key, batch_size=50, slow=device.type != "cuda")
