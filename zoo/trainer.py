@@ -91,6 +91,14 @@ def pick_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ZooError(f"trainer.device={name} but CUDA is not available here; use trainer.device=auto or cpu")
+    if name.startswith("cuda:") and int(name.split(":")[1]) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ZooError(f"trainer.device={name} but this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ZooError(
+            "trainer.device=mps but Apple's MPS backend is not available here (it needs a Mac with Apple "
+            "silicon and a PyTorch built for it); use trainer.device=auto or cpu"
+        )
     return torch.device(name)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.helpers import TINY, fast, run_train
 
@@ -238,6 +239,14 @@ def test_a_runs_folder_that_cannot_be_created_is_one_message(quickdraw_root, tmp
 
 def test_a_precision_the_device_cannot_do_is_refused_before_a_folder_exists(quickdraw_root, tmp_path):
     refused(run_train(*fast(quickdraw_root, "dcgan"), "trainer.precision=fp16", cwd=tmp_path), "needs a CUDA device")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_device_this_machine_lacks_is_refused_before_a_folder_exists(quickdraw_root, tmp_path):
+    refused(
+        run_train(*fast(quickdraw_root, "dcgan"), "trainer.device=mps", cwd=tmp_path), "MPS backend is not available"
+    )
     assert not (tmp_path / "runs").exists()
 
 
