@@ -4,7 +4,8 @@
 - ``auto`` (default): ``WANDB_MODE`` when set; else online when W&B credentials are present
   (``WANDB_API_KEY`` or a ``wandb login``), otherwise offline, said once. Offline runs live in ``<run dir>/wandb/`` and are
   uploaded later with ``wandb sync <run dir>/wandb/offline-run-*``.
-- ``online``, ``offline``, ``disabled``.
+- ``online``, ``offline``, ``disabled``. An online start that fails (no key, no network within
+  ``ONLINE_TIMEOUT_S``, a server error) logs offline instead, said once: training never waits on W&B.
 
 Runs are grouped by data set and tagged with the model, so one project dashboard compares the
 families on the same data. Every metric is plotted against ``trainer/step`` (not W&B's own
@@ -24,6 +25,7 @@ import torch
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "online", "offline", "disabled")
+ONLINE_TIMEOUT_S = 30  # how long an online start may wait for W&B's servers before logging offline
 
 
 def has_credentials() -> bool:
@@ -76,18 +78,36 @@ class Tracker:
                 run_dir,
                 run_dir,
             )
-        self.run = wandb.init(
-            project=project,
-            dir=str(run_dir),
-            name=name,
-            group=group,
-            tags=tags,
-            config=config,
-            id=run_id,
-            resume="allow" if run_id else None,
-            mode=self.mode,
-            settings=wandb.Settings(quiet=True, console="off"),
-        )
+
+        def start(mode: str):
+            return wandb.init(
+                project=project,
+                dir=str(run_dir),
+                name=name,
+                group=group,
+                tags=tags,
+                config=config,
+                id=run_id,
+                resume="allow" if run_id else None,
+                mode=mode,
+                settings=wandb.Settings(quiet=True, console="off", init_timeout=ONLINE_TIMEOUT_S),
+            )
+
+        try:
+            self.run = start(self.mode)
+        except Exception as e:  # no key, no network, a server error: training must not depend on W&B
+            if self.mode != "online":
+                raise
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log.warning(
+                "W&B could not start online (%s); logging offline to %s/wandb instead "
+                "(upload later with `wandb sync %s/wandb/offline-run-*`).",
+                reason[:200],
+                run_dir,
+                run_dir,
+            )
+            self.mode = "offline"
+            self.run = start("offline")
         self.run_id = self.run.id
         self.run.define_metric("trainer/step")
         self.run.define_metric("*", step_metric="trainer/step")
