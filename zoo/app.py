@@ -178,6 +178,7 @@ def _fit(run_dir: Path, state, config, setup, data, model, device) -> Path:
         tags=[setup.model_name, data.info.name, *([f"sweep-{sweep}"] if (sweep := sweep_id()) else [])],
         config=config,
         run_id=state.get("wandb_id") if state else None,
+        online_timeout_s=lcfg.online_timeout_s,
     )
     trainer = Trainer(model, data, tcfg, run_dir, tracker, setup.seed, setup.eval, config, device)
     if state is not None:

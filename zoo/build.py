@@ -26,6 +26,7 @@ from zoo.trainer import TrainerConfig
 class LoggerConfig(Options):
     mode: Literal["auto", "online", "offline", "disabled"] = "auto"
     project: Name = "genzoo"
+    online_timeout_s: Annotated[float, Field(gt=0.0, le=3600.0)] = 30.0
 
 
 class RunOptions(Options):

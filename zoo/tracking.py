@@ -5,7 +5,7 @@
   (``WANDB_API_KEY`` or a ``wandb login``), otherwise offline, said once. Offline runs live in ``<run dir>/wandb/`` and are
   uploaded later with ``wandb sync <run dir>/wandb/offline-run-*``.
 - ``online``, ``offline``, ``disabled``. An online start that fails (no key, no network within
-  ``ONLINE_TIMEOUT_S``, a server error) logs offline instead, said once: training never waits on W&B.
+  ``logger.online_timeout_s``, a server error) logs offline instead, said once: training never waits on W&B.
 
 Runs are grouped by data set and tagged with the model, so one project dashboard compares the
 families on the same data. Every metric is plotted against ``trainer/step`` (not W&B's own
@@ -25,7 +25,6 @@ import torch
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "online", "offline", "disabled")
-ONLINE_TIMEOUT_S = 30  # how long an online start may wait for W&B's servers before logging offline
 
 
 def has_credentials() -> bool:
@@ -63,6 +62,7 @@ class Tracker:
         tags: list[str],
         config: dict[str, Any],
         run_id: str | None = None,
+        online_timeout_s: float = 30.0,
     ):
         self.mode = resolve_mode(mode)
         self.run = None
@@ -90,7 +90,7 @@ class Tracker:
                 id=run_id,
                 resume="allow" if run_id else None,
                 mode=mode,
-                settings=wandb.Settings(quiet=True, console="off", init_timeout=ONLINE_TIMEOUT_S),
+                settings=wandb.Settings(quiet=True, console="off", init_timeout=online_timeout_s),
             )
 
         try:

@@ -185,6 +185,7 @@ def main(cfg) -> None:
                 group=data_name,
                 tags=["compare", data_name],
                 config=config,
+                online_timeout_s=logger.online_timeout_s,
             )
 
         compare(options, options.data, tracker)
