@@ -19,7 +19,9 @@ Likelihood by the instantaneous change of variables (Chen et al. 2018), along th
     log p_0(x_0) = log N(x_1; 0, I) + integral_0^1 div v_theta(x_t, t) dt
 
 with the divergence from Hutchinson's estimator eps^T (dv/dx) eps (one Gaussian probe per image, as
-FFJORD; ``trace: exact`` computes it in full, one backward pass per dimension: for small tests). The
+FFJORD; ``trace: exact`` computes it in full, one backward pass per dimension: for small tests), and
+the ODE solved by the adaptive dopri5 to ``nll_tolerance`` (fixed steps are far off here: on doodles
+12 Heun steps gave -0.52 bits/dim, 192 gave 2.06; dopri5 at 1e-3, 1e-4 and 1e-5 gave 2.134, 2.131, 2.131). The
 density is of dequantised 8-bit pixels, as Glow's: an 8-bit value k becomes (k + u) / 256, u ~ U(0, 1),
 scaled to [-1, 1], so -log P(k) <= E_u[-log p(x)] - D log 2 + D log 256, the same terms Glow counts.
 """
@@ -57,7 +59,7 @@ class FlowMatching(GenerativeModel):
         "attention_resolutions": (),
         "sample_steps": 2,
         "grid_steps": 1,
-        "nll_steps": 2,
+        "nll_tolerance": 0.1,
     }
 
     def __init__(
@@ -69,14 +71,14 @@ class FlowMatching(GenerativeModel):
         solver: Literal["euler", "heun"] = "heun",
         sample_steps: Steps = 12,
         grid_steps: Steps = 4,
-        nll_steps: Steps = 12,
+        nll_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-3,
         trace: Literal["hutchinson", "exact"] = "hutchinson",
         lr: LearningRate = 5e-4,
         warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = 200,
     ):
         super().__init__(info)
         self.solver, self.sample_steps, self.grid_steps = solver, sample_steps, grid_steps
-        self.nll_steps, self.trace, self.lr, self.warmup_steps = nll_steps, trace, lr, warmup_steps
+        self.nll_tolerance, self.trace, self.lr, self.warmup_steps = nll_tolerance, trace, lr, warmup_steps
         self.unet = TimeUNet(
             info.channels, info.image_size, list(widths), list(attention_resolutions), layers_per_block
         )
@@ -84,7 +86,7 @@ class FlowMatching(GenerativeModel):
     @property
     def likelihood_kind(self) -> str:
         how = "one-probe Hutchinson estimate" if self.trace == "hutchinson" else "estimate"
-        return f"{how} of an upper bound (uniform dequantisation; ODE in {self.nll_steps} {self.solver} steps)"
+        return f"{how} of an upper bound (uniform dequantisation; ODE by dopri5 at tolerance {self.nll_tolerance:g})"
 
     @property
     def likelihood_data(self) -> str:
@@ -183,11 +185,8 @@ class FlowMatching(GenerativeModel):
 
         zero = torch.zeros(len(x0), device=x0.device, dtype=x0.dtype)
         times = torch.tensor([0.0, 1.0], device=x0.device, dtype=x0.dtype)
-        method = SOLVERS[self.solver][0]
-        x1, integral = (
-            s[-1]
-            for s in odeint(augmented, (x0, zero), times, method=method, options={"step_size": 1.0 / self.nll_steps})
-        )
+        tol = self.nll_tolerance
+        x1, integral = (s[-1] for s in odeint(augmented, (x0, zero), times, method="dopri5", rtol=tol, atol=tol))
         log_prior = -0.5 * (x1.pow(2) + math.log(2 * math.pi)).flatten(1).sum(1)
         return log_prior + integral
 
