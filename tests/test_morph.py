@@ -53,7 +53,7 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], int]:
     return frames, total
 
 
-@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow", "alae", "ddpm"])
+@pytest.mark.parametrize("model", ["alpha_gan", "vae", "glow", "alae", "flow_matching"])
 def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstructions(model, trained_runs, tmp_path):
     run = trained_runs[model]
     assert main([f"run={run}", "a=0", "b=3", "frames=6", "scale=2", "fps=10", f"out={tmp_path}"]) == 0
@@ -64,7 +64,10 @@ def test_morph_gif_has_the_frames_asked_for_and_starts_and_ends_at_the_reconstru
     x, _ = trained.data.test.batch(torch.tensor([0, 3]))
     expected = (morph_frames(trained.model, x[:1], x[1:], 6, "slerp") * 255).round().byte()[:, 0].numpy()
     recon = (trained.model.reconstruct(x) * 255).round().byte()[:, 0].numpy()  # (2, H, W)
-    assert np.array_equal(expected[0], recon[0]) and np.array_equal(expected[-1], recon[1])
+    # the ends are the reconstructions, to a grey level: an ODE solver's float rounding differs between a
+    # batch of 6 codes and one of 2
+    ends = np.abs(np.stack([expected[0], expected[-1]]).astype(int) - recon.astype(int))
+    assert ends.max() <= 1, ends.max()
 
     # GIF encoders store a run of identical frames once with the durations added: the animation
     # still lasts frames / fps, and every distinct frame is there, enlarged 2x.

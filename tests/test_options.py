@@ -75,6 +75,7 @@ ACCEPTED = {
     ("model.mixing_prob", "zero"),
     ("model.truncation_psi", "zero"),
     ("model.w_avg_decay", "zero"),
+    ("model.eta", "zero"),  # DDIM's deterministic sampler
     # compare
     ("seed@compare", "zero"),
     ("progress@compare", "zero"),
