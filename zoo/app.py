@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo import distributed
 from zoo.build import build_model, check_train_config
 from zoo.checkpoint import load_checkpoint
-from zoo.commands import hydra_command, interrupt_on_sigterm
+from zoo.commands import hydra_command
 from zoo.data import build_data
 from zoo.data.base import DataBundle, check_has_colour, content_key
 from zoo.errors import ZooError
@@ -26,6 +26,7 @@ from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
+from zoo.signals import interrupt_on_sigterm
 from zoo.sweeps import sweep_id
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, check_batches, check_devices

@@ -9,7 +9,6 @@ built on ``parse_config`` and ``run_command``.
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,13 +73,3 @@ def hydra_command(name: str, argv: list[str], main: Callable[[DictConfig], None]
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return 0
-
-
-def interrupt_on_sigterm() -> None:
-    """SIGTERM (``kill``, a cluster pre-empting a job) takes Ctrl-C's path, a KeyboardInterrupt: a
-    run saves its checkpoint and says "interrupted", a comparison removes the folder it left empty."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt

@@ -45,6 +45,7 @@ from zoo.seeding import (
     seed_everything,
     set_rng_state,
 )
+from zoo.signals import interrupts_held
 from zoo.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -453,7 +454,10 @@ class Trainer:
         except KeyboardInterrupt:
             bar.close()
             log.info("interrupted: saving a checkpoint at step %d to %s", self.step, self.checkpoint_path)
-            self.save("interrupted")
+            with interrupts_held(lambda: log.info("still writing the checkpoint; it takes a moment")):
+                self.save("interrupted")
+            if self.main:
+                log.info("saved: rerun the same command to resume from step %d", self.step)
             raise
         except NonFiniteLossError as e:
             bar.close()

@@ -57,3 +57,34 @@ def test_sigterm_to_compare_takes_ctrl_cs_path_and_leaves_no_empty_report_folder
     assert "interrupted" in result.stderr
     left = [p.name for p in (tmp_path / "runs" / "compare").iterdir() if p.name != "cache"]
     assert left == [], left
+
+
+def test_a_second_ctrl_c_during_the_interrupt_save_waits_for_the_checkpoint(quickdraw_root, tmp_path, monkeypatch):
+    """The first Ctrl-C arrives after step 2; a second one arrives while that checkpoint is being
+    written: the checkpoint is finished, not torn, and the run says what was saved."""
+    import zoo.optim
+    from zoo.checkpoint import load_checkpoint
+
+    real_step, real_save = zoo.optim.Stepper.train_batch, zoo.trainer.save_checkpoint
+
+    def interrupted_at_step_3(self, x, y, step):
+        if step == 3:
+            raise KeyboardInterrupt  # the first Ctrl-C
+        return real_step(self, x, y, step)
+
+    def save_interrupted_again(state, path):
+        if state["step"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the checkpoint is written
+        real_save(state, path)
+
+    monkeypatch.setattr(zoo.optim.Stepper, "train_batch", interrupted_at_step_3)
+    monkeypatch.setattr(zoo.trainer, "save_checkpoint", save_interrupted_again)
+    args = [
+        a.replace("trainer.checkpoint_every=2", "trainer.checkpoint_every=100") for a in fast(quickdraw_root, "vae")
+    ]
+    result = run_train(*args, cwd=tmp_path)
+    assert result.returncode == 130, result.stderr
+    assert "still writing the checkpoint" in result.stderr and "resume from step 2" in result.stderr
+    run = only_run(tmp_path, "vae-quickdraw")
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"

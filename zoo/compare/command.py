@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from zoo.commands import hydra_command, interrupt_on_sigterm
+from zoo.commands import hydra_command
 from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_colourise_report
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
@@ -25,6 +25,7 @@ from zoo.data import build_data
 from zoo.errors import ZooError
 from zoo.files import exclusive_dir
 from zoo.runs import RunLock
+from zoo.signals import interrupt_on_sigterm
 from zoo.trainer import pick_device
 
 log = logging.getLogger("zoo")
