@@ -482,6 +482,10 @@ class Trainer:
                 log.info("interrupted while finishing: the checkpoint at step %d is kept", self.step)
                 write_status(self.run_dir, status="interrupted", step=self.step)
             raise
+        except ZooError as e:  # a write that failed while finishing (a full disk): the status says so too
+            with contextlib.suppress(ZooError):  # the status file may not fit on the disk either
+                write_status(self.run_dir, status="failed", step=self.step, reason=str(e))
+            raise
 
     def finish(self) -> dict[str, float]:
         """Final checkpoint, grids and held-out evaluation."""

@@ -59,3 +59,31 @@ def test_image_grid_write_on_a_full_disk(tmp_path, monkeypatch):
         trainer.fit()
     assert load_checkpoint(trainer.checkpoint_path)["step"] == 2  # the checkpoint before it is intact
     assert not list((trainer.run_dir / "samples").glob("*.png"))
+
+
+def test_a_full_disk_at_the_final_evaluation_leaves_no_empty_eval_json_and_a_true_status(tmp_path, monkeypatch):
+    import json
+
+    import zoo.files
+    import zoo.trainer
+
+    real = zoo.trainer.atomic_write_text
+
+    def full_for_eval(path, text, what="file", fix="free some space and rerun."):
+        if path.name == "eval.json":
+
+            def no_space(tmp):
+                tmp.write_bytes(b"")  # the file is created, then nothing fits
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            return zoo.files.atomic_write(path, no_space, what, fix)
+        return real(path, text, what, fix)
+
+    monkeypatch.setattr(zoo.trainer, "atomic_write_text", full_for_eval)
+    trainer = make_trainer(tmp_path, max_steps=2, checkpoint_every=2)
+    with pytest.raises(ZooError, match=r"could not write eval.json .*No space left on device"):
+        trainer.fit()
+    assert not (trainer.run_dir / "eval.json").exists()  # never a 0-byte file
+    status = json.loads((trainer.run_dir / "run.json").read_text())
+    assert status["status"] == "failed" and "No space left on device" in status["reason"]
+    assert load_checkpoint(trainer.checkpoint_path)["step"] == 2  # rerun to evaluate once there is space
