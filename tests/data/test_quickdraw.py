@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -126,8 +127,8 @@ def test_missing_file_without_download_says_where_it_looked_and_how_to_get_it(on
 class _Server:
     """Serves ``files`` on 127.0.0.1; a name in ``cut`` gets its full Content-Length but half its bytes."""
 
-    def __init__(self, files: dict[str, bytes], cut: tuple[str, ...] = ()):
-        files_, cut_ = files, cut
+    def __init__(self, files: dict[str, bytes], cut: tuple[str, ...] = (), trickle: tuple[str, ...] = ()):
+        files_, cut_, trickle_ = files, cut, trickle
         self.requests: list[str] = []
         requests = self.requests
 
@@ -142,6 +143,12 @@ class _Server:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                if name in trickle_:  # one byte every 0.2 s
+                    for byte in body[:50]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    return
                 self.wfile.write(body[: len(body) // 2] if name in cut_ else body)
                 if name in cut_:
                     self.wfile.flush()
@@ -169,8 +176,8 @@ def _npy(array: np.ndarray) -> bytes:
 def server():
     servers = []
 
-    def start(files, cut=()):
-        servers.append(_Server(files, cut))
+    def start(files, cut=(), trickle=()):
+        servers.append(_Server(files, cut, trickle))
         return servers[-1]
 
     yield start
@@ -195,6 +202,28 @@ def test_a_download_cut_off_half_way_leaves_no_file_that_looks_valid(server, tmp
     with pytest.raises(ZooError, match=r"download of .*cat.npy was cut off after \d+ of \d+ bytes; nothing was saved"):
         load(tmp_path, categories=["cat"], base_url=srv.url)
     assert list((tmp_path / "quickdraw").iterdir()) == []
+
+
+def test_a_download_that_trickles_is_given_up_and_leaves_nothing(server, tmp_path, monkeypatch):
+    import zoo.data.download
+
+    monkeypatch.setattr(zoo.data.download, "GRACE_S", 1.0)  # 30 s by default
+    srv = server({"cat.npy": _npy(doodles(400, 0))}, trickle=("cat.npy",))
+    with pytest.raises(ZooError, match=r"download of .*cat.npy is too slow to finish \(\d+ bytes/s after \d+ s"):
+        load(tmp_path, categories=["cat"], base_url=srv.url)
+    assert list((tmp_path / "quickdraw").iterdir()) == []
+
+
+def test_offline_every_missing_file_is_named_at_once(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ZooError) as err:
+        load(tmp_path, categories=["cat", "star", "smiley_face"], base_url=f"http://127.0.0.1:{port}/x")
+    message = str(err.value)
+    assert "3 categories have no file" in message
+    for name in ("cat.npy", "star.npy", "smiley%20face.npy"):
+        assert f"127.0.0.1:{port}/x/{name} -> " in message, message
 
 
 def test_http_error_is_reported_with_the_url(server, tmp_path):

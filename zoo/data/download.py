@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +20,14 @@ from zoo.errors import ZooError
 from zoo.files import discard
 
 CHUNK = 1 << 20
+# a transfer slower than this on average after the grace period is given up (a server that trickles
+# one byte every few seconds would otherwise keep the command waiting forever: the timeout is per read)
+MIN_BYTES_PER_S = 10_000
+GRACE_S = 30.0
+
+
+class TooSlowError(Exception):
+    pass
 
 
 def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = True) -> Path:
@@ -40,14 +49,24 @@ def download_file(url: str, dest: Path, timeout: float = 60.0, progress: bool = 
                     total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}", disable=not progress
                 ) as bar,
             ):
-                while chunk := response.read(CHUNK):
+                started = time.monotonic()
+                while chunk := response.read1(CHUNK):  # whatever has arrived, not a full chunk
                     out.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
+                    elapsed = time.monotonic() - started
+                    if elapsed > GRACE_S and received / elapsed < MIN_BYTES_PER_S:
+                        raise TooSlowError(f"{received / elapsed:.0f} bytes/s after {elapsed:.0f} s")
                 out.flush()
                 os.fsync(out.fileno())
         if total is not None and received != total:
             raise http.client.IncompleteRead(b"", total - received)
+    except TooSlowError as e:
+        discard(part)
+        raise ZooError(
+            f"the download of {url} is too slow to finish ({e}, below {MIN_BYTES_PER_S} bytes/s); nothing "
+            f"was saved. Rerun on a better connection. {how}"
+        ) from None
     except http.client.IncompleteRead as e:
         discard(part)
         expected = received + (e.expected or 0)

@@ -78,13 +78,24 @@ def load_bitmaps(path: Path, url: str | None = None) -> np.ndarray:
     return array
 
 
+def source(root: Path, category: str, base_url: str) -> tuple[str, Path]:
+    """Where a category's official file is downloaded from, and where it is saved."""
+    return f"{base_url.rstrip('/')}/{quote(category)}.npy", root / f"{category.replace(' ', '_')}.npy"
+
+
+def missing_files(root: Path, categories: list[str], base_url: str) -> str:
+    """Every category without a local file, as 'url -> path' lines to download by hand."""
+    gone = [c for c in categories if not any(p.is_file() for p in local_candidates(root, c))]
+    lines = [f"\n  {url} -> {dest}" for url, dest in (source(root, c, base_url) for c in gone)]
+    return f" {len(gone)} categories have no file in {root}:{''.join(lines)}" if len(gone) > 1 else ""
+
+
 def fetch_category(root: Path, category: str, download: bool, base_url: str, progress: bool = True) -> np.ndarray:
     """The bitmaps of one category, downloading the file into ``root`` if it is not there."""
     for path in local_candidates(root, category):
         if path.is_file():
             return load_bitmaps(path)
-    url = f"{base_url.rstrip('/')}/{quote(category)}.npy"
-    dest = root / f"{category.replace(' ', '_')}.npy"
+    url, dest = source(root, category, base_url)
     if not download:
         raise ZooError(
             f"Quick, Draw! category '{category}' not found in {root} (looked for "
@@ -119,9 +130,13 @@ def quickdraw(
             f"data.categories names {', '.join(repr(c) for c in twice)} more than once; list each category once"
         )
     root_path = Path(root).expanduser() / "quickdraw"
+    missing = missing_files(root_path, official, base_url)  # named all at once if one cannot be had
     train_x, train_y, test_x, test_y = [], [], [], []
     for label, category in enumerate(official):
-        bitmaps = fetch_category(root_path, category, download, base_url, progress)
+        try:
+            bitmaps = fetch_category(root_path, category, download, base_url, progress)
+        except ZooError as e:
+            raise ZooError(f"{e}{missing}") from None
         rng = np.random.default_rng([split_seed, label])
         keep = len(bitmaps) if max_per_category is None else min(max_per_category, len(bitmaps))
         chosen = np.sort(rng.permutation(len(bitmaps))[:keep])
