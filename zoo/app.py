@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from zoo import distributed
-from zoo.build import build_model, check_train_config
+from zoo.build import build_model, check_train_config, training_bytes
 from zoo.checkpoint import load_checkpoint
 from zoo.commands import hydra_command
 from zoo.data import build_data
@@ -24,6 +24,7 @@ from zoo.data.base import DataBundle, check_has_colour, content_key
 from zoo.errors import ZooError
 from zoo.files import atomic_write_text, remove_stale_temporaries
 from zoo.logs import setup_logging
+from zoo.memory import check_fits
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.signals import interrupt_on_sigterm
@@ -98,6 +99,9 @@ def train(cfg: DictConfig) -> Path:
     seed_everything(setup.seed)
 
     data = build_data(setup.data_source, **setup.data_options)
+    needed = training_bytes(setup.model_name, data.info, setup.model_options)
+    if needed is not None:
+        check_fits(needed, f"model={setup.model_name} with these options", "choose smaller model widths")
     model = build_model(setup.model_name, data.info, setup.model_options)
     if model.colourises:
         check_has_colour(data, f"model={setup.model_name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import torch
 from pydantic import Field
 
 from zoo.data import check_data_options
@@ -90,6 +91,18 @@ def check_train_config(config: dict[str, Any]) -> TrainSetup:
     )
     check_data_options(data_source, **setup.data_options)
     return setup
+
+
+def training_bytes(name: str, info: DataInfo, options: dict[str, Any]) -> int | None:
+    """The memory a model's training state takes at least: its parameters, their gradients and
+    Adam's two moments (4 copies), counted on PyTorch's meta device, which allocates nothing; None
+    when the model cannot be built there."""
+    try:
+        with torch.device("meta"):
+            model = MODELS.get(name)(info=info, **options)
+    except Exception:  # a constructor that needs real values (a decomposition, a data-dependent size)
+        return None
+    return 4 * sum(p.numel() * p.element_size() for p in model.parameters())
 
 
 def build_model(name: str, info: DataInfo, options: dict[str, Any]) -> GenerativeModel:

@@ -250,6 +250,32 @@ def test_a_device_this_machine_lacks_is_refused_before_a_folder_exists(quickdraw
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_model_too_wide_for_this_machines_memory_is_refused_with_the_figure(quickdraw_root, tmp_path):
+    args = [a for a in fast(quickdraw_root, "dcgan") if not a.startswith("model.width=")]
+    result = run_train(*args, "model.width=8192", cwd=tmp_path)  # about 86 GB of weights, gradients and moments
+    refused(result, "model=dcgan with these options needs at least")
+    assert "choose smaller model widths" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_data_set_too_large_to_decode_in_memory_is_refused_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import zoo.memory
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(40):
+        Image.new("RGB", (20, 20), (i * 6, 0, 0)).save(folder / f"{i}.png")
+    monkeypatch.setattr(zoo.memory, "available_bytes", lambda: 10 * 2**20)  # a machine with 10 MB free
+    args = ["data=folder", f"data.root={tmp_path}", "data.path=pictures", "data.image_size=256", "logger.mode=disabled"]
+    refused(
+        run_train(*args, cwd=tmp_path),
+        "decoding 40 images at 256x256 needs at least 15 MB of memory, and this machine has 10 MB",
+    )
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_batch_larger_than_the_data_is_refused_before_a_folder_exists(quickdraw_root, tmp_path):
     args = [a.replace("trainer.batch_size=16", "trainer.batch_size=5000") for a in fast(quickdraw_root, "dcgan")]
     refused(run_train(*args, cwd=tmp_path), "fewer than the batch size 5000")

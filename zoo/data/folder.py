@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, seeded_split
 from zoo.errors import ZooError
+from zoo.memory import check_fits
 from zoo.options import Fraction, ImageSize, Name, Seed
 from zoo.registry import DATASETS
 
@@ -107,6 +108,12 @@ def folder(
         )
     if len(files) < 2:
         raise ZooError(f"image folder {directory} holds only one image; a train/test split needs at least two.")
+    # the decoded set is uint8 (N, C, S, S); decoding stacks it once more
+    check_fits(
+        2 * len(files) * channels * image_size**2,
+        f"decoding {len(files):,} images at {image_size}x{image_size}",
+        "lower data.image_size, or use a folder with fewer images",
+    )
     images = torch.stack(_decode_all(files, image_size, channels, f"decoding {directory.name}", progress))
     train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed)
     info = DataInfo(name, channels, image_size)
