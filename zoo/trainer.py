@@ -464,13 +464,16 @@ class Trainer:
             if self.main:
                 write_status(self.run_dir, status="failed", reason=e.describe())
             if self.saved_step is None:
-                kept = "no checkpoint had been written yet"
+                advice = (
+                    "no checkpoint had been written yet, so there is nothing to resume: start a new run with "
+                    "trainer.grad_clip=1.0 or a lower learning rate"
+                )
             else:
-                kept = f"the last good checkpoint (step {self.saved_step}) is kept at {self.checkpoint_path}"
-            raise ZooError(
-                f"{e.describe()}; {kept}. Rerun with trainer.grad_clip=1.0 to resume from it, "
-                "or lower the learning rate (a new run)."
-            ) from None
+                advice = (
+                    f"the last good checkpoint (step {self.saved_step}) is kept at {self.checkpoint_path}. "
+                    "Rerun with trainer.grad_clip=1.0 to resume from it, or lower the learning rate (a new run)"
+                )
+            raise ZooError(f"{e.describe()}; {advice}.") from None
         bar.close()
         distributed.broadcast_buffers(self.model)  # end as rank 0 (batch-norm statistics of the last batch)
         if not self.main:

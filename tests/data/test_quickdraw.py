@@ -115,6 +115,18 @@ def test_truncated_file_is_named(one_category):
         load(one_category, categories=["cat"])
 
 
+def test_an_npz_archive_or_a_web_page_saved_as_npy_is_named_for_what_it_is(one_category):
+    path = one_category / "quickdraw" / "cat.npy"
+    with open(path, "wb") as f:
+        np.savez(f, doodles(10, 0))  # an archive under the .npy name
+    with pytest.raises(ZooError, match=r"cat.npy is a .npz archive \(a zip of arrays\), not a .npy array"):
+        load(one_category, categories=["cat"])
+    path.write_text("<!DOCTYPE html><html><body>Sign in to continue</body></html>")
+    with pytest.raises(ZooError, match=r"cat.npy is not a .npy file \(it begins b'<!DOCT': a web page") as err:
+        load(one_category, categories=["cat"])
+    assert "pickled" not in str(err.value)
+
+
 def test_missing_file_without_download_says_where_it_looked_and_how_to_get_it(one_category):
     with pytest.raises(ZooError) as err:
         load(one_category, categories=["cat"], download=False)

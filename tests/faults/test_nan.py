@@ -77,3 +77,16 @@ def test_skip_gives_up_after_too_many_skipped_batches_in_a_row(tmp_path):
 def test_an_unknown_policy_is_refused():
     with pytest.raises(ZooError, match=r"trainer\.nan_policy='ignore' is not valid: it should be 'stop' or 'skip'"):
         check(TrainerConfig, {"nan_policy": "ignore"}, "trainer.")
+
+
+def test_a_nan_before_the_first_checkpoint_does_not_advise_resuming(tmp_path):
+    NaNAt.nan_steps = (2,)
+    try:
+        trainer = make_trainer(tmp_path, model_cls=NaNAt, max_steps=50, checkpoint_every=4)
+        with pytest.raises(ZooError) as err:
+            trainer.fit()
+    finally:
+        NaNAt.nan_steps = (5,)
+    message = str(err.value)
+    assert "nothing to resume: start a new run" in message and "resume from it" not in message
+    assert not trainer.checkpoint_path.exists()

@@ -63,13 +63,20 @@ def local_candidates(root: Path, category: str) -> list[Path]:
 def load_bitmaps(path: Path, url: str | None = None) -> np.ndarray:
     """Open one category file (memory-mapped) and check it is a ``(N, 784)`` uint8 array."""
     fix = f"Delete it and rerun to download it again from {url}." if url else "Replace it with the official file."
+    expected = "Expected a Quick, Draw! numpy_bitmap array of shape (N, 784), dtype uint8"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise ZooError(f"cannot read {path}: {e.strerror or e}. {fix}") from None
+    if head.startswith(b"PK"):  # np.load would hand back an archive, not an array
+        raise ZooError(f"{path} is a .npz archive (a zip of arrays), not a .npy array. {expected}. {fix}")
+    if head != b"\x93NUMPY" and len(head) == 6:  # np.load would call any other file "pickled data"
+        raise ZooError(f"{path} is not a .npy file (it begins {head!r}: a web page or a text file?). {expected}. {fix}")
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise ZooError(
-            f"{path} is not a readable .npy file ({e}); it may be truncated. "
-            f"Expected a Quick, Draw! numpy_bitmap array of shape (N, 784), dtype uint8. {fix}"
-        ) from None
+        raise ZooError(f"{path} is not a readable .npy file ({e}); it may be truncated. {expected}. {fix}") from None
     if array.ndim != 2 or array.shape[1] != PIXELS or array.dtype != np.uint8 or len(array) == 0:
         raise ZooError(
             f"{path} holds an array of shape {array.shape} and dtype {array.dtype}; expected a Quick, Draw! "
