@@ -226,10 +226,15 @@ def test_a_download_that_trickles_is_given_up_and_leaves_nothing(server, tmp_pat
     assert list((tmp_path / "quickdraw").iterdir()) == []
 
 
-def test_offline_every_missing_file_is_named_at_once(tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nobody listens on (bound, then let go)."""
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def test_offline_every_missing_file_is_named_at_once(tmp_path):
+    port = closed_port()
     with pytest.raises(ZooError) as err:
         load(tmp_path, categories=["cat", "star", "smiley_face"], base_url=f"http://127.0.0.1:{port}/x")
     message = str(err.value)
@@ -246,9 +251,7 @@ def test_http_error_is_reported_with_the_url(server, tmp_path):
 
 
 def test_no_network_is_one_clear_message(tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = closed_port()
     with pytest.raises(ZooError, match=r"could not download .* Download it by hand"):
         load(tmp_path, categories=["cat"], base_url=f"http://127.0.0.1:{port}/x")
 
