@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 import zoo.app
 import zoo.colourise
 import zoo.compare
+import zoo.compare.command
 import zoo.morph
 from tests.helpers import ROOT
 from zoo.build import check_train_config
@@ -251,12 +252,29 @@ def test_colourise_arguments_are_checked_the_same_way(capsys):
         ("data.name", "../../elsewhere", "data.name='../../elsewhere' is not valid"),
         ("model.depth", 3, "unknown option model.depth; the options of model are betas, latent_dim, lr, width"),
         ("runs_dir", "", "runs_dir='' is not valid"),  # it would write runs into the current folder
+        ("model.betas", [0.5], "model.betas=[0.5] is not valid: it should have 2 items, not 1"),  # not "required"
     ],
 )
 def test_the_messages_name_the_option_and_its_valid_range(configs, option, value, words):
     with pytest.raises(ZooError) as refused:
         check_train_config(with_value(configs["data=quickdraw"], option, value))
     assert words in str(refused.value)
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_an_interpolation_that_cannot_be_resolved_is_one_line_naming_the_option(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ZOO_UNSET_VARIABLE", raising=False)
+    run = zoo.app.cli if command == "train" else zoo.compare.command.cli
+    argv = [f"runs_dir={tmp_path / 'runs'}", "trainer.max_steps=${oc.env:ZOO_UNSET_VARIABLE}"]
+    if command == "compare":
+        argv[1] = "n_samples=${oc.env:ZOO_UNSET_VARIABLE}"
+    assert run(argv) == 2
+    option = argv[1].split("=")[0]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {option} cannot be resolved: Environment variable 'ZOO_UNSET_VARIABLE' not found; "
+        f"set what it refers to, or give it a value ({option}=<value>)"
+    ]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_category_listed_twice_is_refused(quickdraw_root):

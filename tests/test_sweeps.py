@@ -71,3 +71,13 @@ def test_a_launcher_option_of_the_wrong_type_is_hydras_message(quickdraw_root, t
     )
     assert result.returncode == 1 and "hydra.launcher.nodes" in result.stderr and "many" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_whose_first_job_is_refused_leaves_no_folder(quickdraw_root, tmp_path):
+    (tmp_path / "runs").mkdir()
+    result = run_train(*sweep(quickdraw_root, "model.width=0", "logger.mode=disabled"), cwd=tmp_path, process=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: model.width=0 is not valid: it should be greater than or equal to 1"
+    )
+    assert list((tmp_path / "runs").iterdir()) == []  # no multirun/<time>/0, no multirun.yaml

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from zoo import distributed
 from zoo.build import build_model, check_train_config, training_bytes
 from zoo.checkpoint import load_checkpoint
-from zoo.commands import hydra_command
+from zoo.commands import hydra_command, resolved
 from zoo.data import build_data
 from zoo.data.base import DataBundle, check_has_colour, content_key
 from zoo.errors import ZooError
@@ -28,7 +28,7 @@ from zoo.memory import check_fits
 from zoo.runs import config_diff, data_diff, discard_if_empty, fingerprint, resolve_run, write_status
 from zoo.seeding import seed_everything
 from zoo.signals import interrupt_on_sigterm
-from zoo.sweeps import sweep_id
+from zoo.sweeps import discard_refused_job, sweep_id
 from zoo.tracking import Tracker
 from zoo.trainer import Trainer, check_batches, check_devices
 
@@ -89,7 +89,7 @@ def train(cfg: DictConfig) -> Path:
 
     Everything that can be refused is checked before a run folder is picked: every option, the
     data, the model, the device and precision, the batch size against the data."""
-    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    config = resolved(cfg)
     setup = check_train_config(config)
     tcfg = setup.trainer
     tcfg.device = distributed.setup(tcfg.device)  # joins the process group under torchrun
@@ -212,6 +212,8 @@ def main(cfg: DictConfig) -> None:
     except ZooError as e:
         who = f"[rank {distributed.rank()}] " if distributed.world_size() > 1 else ""
         print(f"{who}error: {e}", file=sys.stderr)
+        if distributed.is_main():
+            discard_refused_job()
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         if distributed.is_main():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,6 +32,21 @@ def compose(name: str, argv: list[str]) -> DictConfig:
         return hydra_compose(name, overrides=list(argv))
 
 
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The configuration with every ``${...}`` interpolation resolved, or one ``ZooError`` naming the
+    option that cannot be (an unset environment variable in ``${oc.env:NAME}``, a missing key)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException as e:
+        key = e.full_key or "an option"
+        why = str(e).splitlines()[0].removeprefix("KeyError raised while resolving interpolation: ").strip('"')
+        raise ZooError(
+            f"{key} cannot be resolved: {why}; set what it refers to, or give it a value ({key}=<value>)"
+        ) from None
+
+
 def parse_config(name: str, schema: type[T], argv: list[str]) -> T:
     """The command line as Hydra overrides of ``conf/<name>.yaml``, each value then checked (type
     and range) by ``schema`` (shared by the commands that work on one trained run)."""
@@ -41,7 +56,7 @@ def parse_config(name: str, schema: type[T], argv: list[str]) -> T:
         cfg = compose(name, argv)
     except HydraException as e:  # an unknown key, a malformed override
         raise ZooError(f"{str(e).splitlines()[0]} (the options are {', '.join(schema.model_fields)})") from None
-    return check(schema, OmegaConf.to_container(cfg, resolve=True), "")  # type: ignore[arg-type]
+    return check(schema, resolved(cfg), "")
 
 
 def run_command(make: Callable[[list[str]], dict[str, Path]], argv: list[str] | None) -> int:

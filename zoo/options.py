@@ -64,13 +64,18 @@ def describe(error: ValidationError, values: dict[str, Any], prefix: str, schema
     if problems[0]["type"] == "extra_forbidden":
         known = ", ".join(sorted(schema.model_fields))
         return f"unknown option {name}; the options of {prefix.rstrip('.') or 'this command'} are {known}"
-    if problems[0]["type"] == "missing":
+    if problems[0]["type"] == "missing" and len(problems[0]["loc"]) == 1:
         return f"{name} is required and has no default; set it, e.g. {name}=<value>"
     said = []
     for p in problems:
         if p["loc"] and str(p["loc"][0]) == field:
             where = "".join(f"[{part}]" for part in p["loc"][1:] if isinstance(part, int))
             text = p["msg"]
+            if p["type"] == "missing":  # an item of a fixed-length list: the list is too short
+                index = next((part for part in reversed(p["loc"]) if isinstance(part, int)), None)
+                got = len(p["input"]) if isinstance(p["input"], list | tuple) else "fewer"
+                text = f"Input should have {'more' if index is None else index + 1} items, not {got}"
+                where = ""
             text = (
                 text.replace("Input should", "should")
                 if text.startswith("Input should")

@@ -10,6 +10,7 @@ is checked by the job itself, at its start, as for a single run.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,28 @@ def sweep_id() -> str | None:
     except (ImportError, ValueError):  # not started by Hydra's main (zoo.app.cli, the tests)
         return None
     return Path(hydra.sweep.dir).name if hydra.mode == RunMode.MULTIRUN else None
+
+
+def discard_refused_job() -> None:
+    """A sweep job refused at its start leaves no folder behind: its own (always empty: genzoo writes
+    its runs elsewhere) and, when it was the sweep's first job, the sweep's folder with Hydra's
+    ``multirun.yaml`` if nothing else is in it (the sweep ends there: no job has run)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra = HydraConfig.get()
+    except (ImportError, ValueError):  # not started by Hydra's main
+        return
+    if hydra.mode != RunMode.MULTIRUN:
+        return
+    sweep_dir = Path(hydra.sweep.dir)
+    with contextlib.suppress(OSError):  # only an empty folder is removed
+        Path(hydra.runtime.output_dir).rmdir()
+    if hydra.job.num != 0 or not sweep_dir.is_dir():
+        return
+    if {p.name for p in sweep_dir.iterdir()} <= {"multirun.yaml"}:
+        (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+        for folder in (sweep_dir, sweep_dir.parent):  # <runs_dir>/multirun/<time>, then multirun/ if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
-from zoo.commands import hydra_command
+from zoo.commands import hydra_command, resolved
 from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_colourise_report
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
@@ -171,8 +170,8 @@ def main(cfg) -> None:
 
     setup_logging()
     interrupt_on_sigterm()
-    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     try:
+        config = resolved(cfg)
         options, logger = check_compare_config(config)
         if options.progress is None:
             options.progress = sys.stderr.isatty()
