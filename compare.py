@@ -3,6 +3,10 @@
 Configuration lives in ``conf/compare.yaml``; see the README's "Comparing models" section.
 """
 
+from zoo.signals import quiet_while_starting
+
+quiet_while_starting()  # a Ctrl-C during the imports below is one line, not a traceback
+
 import hydra
 from omegaconf import DictConfig
 

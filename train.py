@@ -3,6 +3,10 @@
 Configuration lives in ``conf/`` (Hydra); see the README for examples.
 """
 
+from zoo.signals import quiet_while_starting
+
+quiet_while_starting()  # a Ctrl-C during the imports below is one line, not a traceback
+
 import os
 import sys
 from pathlib import Path

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
+STARTING_INTERRUPTED = "interrupted while starting; nothing was written"
+
+
+def quiet_while_starting() -> None:
+    """Called first by ``train.py`` and ``compare.py``: until the command's own handling is in place
+    (``interrupt_on_sigterm``; its imports alone take seconds), Ctrl-C or SIGTERM ends the process
+    with one line and exit code 130 instead of a traceback from deep inside an import."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, _interrupted_while_starting)
+
+
+def _interrupted_while_starting(signum, frame):
+    sys.stderr.write(STARTING_INTERRUPTED + "\n")
+    sys.stderr.flush()
+    os._exit(130)  # nothing to clean up yet; a SystemExit could be caught inside an import
+
 
 def interrupt_on_sigterm() -> None:
-    """SIGTERM (``kill``, a cluster pre-empting a job) takes Ctrl-C's path, a KeyboardInterrupt: a
-    run saves its checkpoint and says "interrupted", a comparison removes the folder it left empty."""
+    """Ctrl-C is a KeyboardInterrupt again, and SIGTERM (``kill``, a cluster pre-empting a job)
+    takes its path: a run saves its checkpoint and says "interrupted", a comparison removes the
+    folder it left empty."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 

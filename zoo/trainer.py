@@ -269,6 +269,7 @@ class Trainer:
     def save(self, status: str, finished: bool = False) -> None:
         if not self.main:
             return
+        self._check_run_dir()
         save_checkpoint(self.state_dict(finished), self.checkpoint_path)
         self.saved_step = self.step
         write_status(
@@ -376,6 +377,16 @@ class Trainer:
                 "metrics.jsonl: %d rows logged after step %d dropped; the resumed run logs them again", dropped, step
             )
 
+    def _check_run_dir(self) -> None:
+        """The run folder deleted or moved under a running process: one message now, rather than a
+        traceback from the next write (or a half run folder made again by a checkpoint's write)."""
+        if self.main and not self.run_dir.is_dir():
+            raise ZooError(
+                f"the run folder {self.run_dir} was deleted or moved while training (at step {self.step}), so "
+                "nothing more can be saved to it; if it was moved, move it back and rerun the same command to "
+                "resume from its last checkpoint, otherwise rerun to start a new run"
+            )
+
     def _append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
@@ -432,6 +443,7 @@ class Trainer:
                 self.elapsed_s += now - last_tick
                 last_tick = now
                 bar.update(1)
+                self._check_run_dir()  # a stat per step: nothing next to a training step
                 if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                     row = self._log_window(window)
                     bar.set_postfix(
@@ -487,7 +499,8 @@ class Trainer:
             raise
         except ZooError as e:  # a write that failed while finishing (a full disk): the status says so too
             with contextlib.suppress(ZooError):  # the status file may not fit on the disk either
-                write_status(self.run_dir, status="failed", step=self.step, reason=str(e))
+                if self.run_dir.is_dir():  # not made again when the folder itself is gone
+                    write_status(self.run_dir, status="failed", step=self.step, reason=str(e))
             raise
 
     def finish(self) -> dict[str, float]:
@@ -497,6 +510,7 @@ class Trainer:
         grids = self.write_grids()
         with self._ema_weights():
             results = evaluate(self.model, self.data.test, self.eval_cfg, self.device, self.progress)
+        self._check_run_dir()
         results["train/images_seen"] = float(self.images_seen)
         results["train/minutes"] = self.elapsed_s / 60
         self._append_metrics({"step": self.step, **results})

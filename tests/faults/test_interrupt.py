@@ -1,15 +1,21 @@
 """Ctrl-C or SIGTERM after the last training step, while the run is evaluated: the run's record
 says "interrupted" (not "running"), no eval.json is left behind half-made, and the same command
-then evaluates it from the final checkpoint and finishes. SIGTERM to compare.py takes Ctrl-C's path."""
+then evaluates it from the final checkpoint and finishes. SIGTERM to compare.py takes Ctrl-C's path;
+a Ctrl-C while train.py or compare.py is still importing is one line."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
+
+import pytest
 
 import zoo.trainer
-from tests.helpers import fast, only_run, run_compare, run_train
+from tests.helpers import ROOT, fast, only_run, run_compare, run_train
+from zoo.signals import STARTING_INTERRUPTED
 
 
 def test_an_interrupt_during_the_final_evaluation_leaves_a_true_status_and_the_rerun_finishes(
@@ -88,3 +94,22 @@ def test_a_second_ctrl_c_during_the_interrupt_save_waits_for_the_checkpoint(quic
     run = only_run(tmp_path, "vae-quickdraw")
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 2
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("script", ["train.py", "compare.py"])
+def test_ctrl_c_while_a_command_is_still_importing_is_one_line_and_writes_nothing(script, tmp_path):
+    """``-X importtime`` reports each finished import on stderr: the Ctrl-C is sent once Hydra's
+    own modules are being imported, seconds before the command's handlers are in place."""
+    command = [sys.executable, "-X", "importtime", str(ROOT / script), f"runs_dir={tmp_path / 'runs'}"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "hydra." in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    lines += proc.stderr.readlines()
+    assert proc.wait(timeout=60) == 130, "".join(lines[-20:])
+    assert lines[-1].strip() == STARTING_INTERRUPTED
+    assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in lines)
+    assert list(tmp_path.iterdir()) == []
