@@ -20,7 +20,7 @@ def toy(**options) -> DDPM:
 
 
 def test_the_forward_process_is_the_papers_closed_form():
-    model = toy()
+    model = toy(schedule="linear")
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)  # Ho et al., section 4
     abar = torch.cumprod(1 - betas, 0)
     x0, eps = torch.rand(3, 1, 4, 4).double() * 2 - 1, torch.randn(3, 1, 4, 4).double()
@@ -118,7 +118,7 @@ def test_ddim_inversion_round_trips_closer_as_the_steps_grow(monkeypatch):
 
 
 def test_a_seed_fixes_the_samples_and_eta_adds_noise():
-    model = toy()
+    model = toy(eta=0.0)
     one = model.sample(3, torch.Generator().manual_seed(1))
     assert torch.equal(one, model.sample(3, torch.Generator().manual_seed(1)))
     assert not torch.equal(one, model.sample(3, torch.Generator().manual_seed(2)))

@@ -21,6 +21,12 @@ sigma_1^2 = beta_1. The T - 1 middle terms cost a network evaluation each; ``nll
 sum from ``nll_timesteps`` timesteps drawn uniformly (unbiased), so the figure is a Monte-Carlo
 estimate of an upper bound; with ``nll_timesteps >= T - 1`` every term is evaluated once.
 
+Sampling uses DDIM's subsequence of ``sample_steps`` timesteps with ``eta`` = 1 by default: each
+step draws x_{t'} from the DDPM posterior q(x_{t'} | x_t, x_0 = x_0-estimate), the paper's ancestral
+sampler (Algorithm 2) over skipped steps. With a small, briefly trained network it draws far
+cleaner pictures than eta = 0, whose errors are never washed out by fresh noise (measured on
+Quick, Draw!: README, "DDPM").
+
 Encoding is DDIM's deterministic map (eta = 0) run forwards, image -> x_T, and decoding runs it
 back: reconstructions are close but not exact, and closer as ``sample_steps`` grows.
 """
@@ -80,15 +86,15 @@ class DDPM(GenerativeModel):
         self,
         info: DataInfo,
         widths: Annotated[tuple[Size, ...], Field(min_length=1, max_length=8)] = (16, 32, 64),
-        attention_resolutions: tuple[Size, ...] = (8,),
+        attention_resolutions: tuple[Size, ...] | None = None,
         layers_per_block: Layers = 1,
         timesteps: Annotated[int, Field(ge=2, le=100_000)] = 1000,
-        schedule: Literal["linear", "cosine"] = "linear",
+        schedule: Literal["linear", "cosine"] = "cosine",
         sample_steps: Steps = 25,
         grid_steps: Steps = 10,
-        eta: Probability = 0.0,
+        eta: Probability = 1.0,
         nll_timesteps: Steps = 8,
-        lr: LearningRate = 5e-4,
+        lr: LearningRate = 1e-3,
         warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = 200,
     ):
         super().__init__(info)
@@ -96,9 +102,7 @@ class DDPM(GenerativeModel):
 
         self.T, self.sample_steps, self.grid_steps, self.eta = timesteps, sample_steps, grid_steps, eta
         self.nll_timesteps, self.lr, self.warmup_steps = nll_timesteps, lr, warmup_steps
-        self.unet = TimeUNet(
-            info.channels, info.image_size, list(widths), list(attention_resolutions), layers_per_block
-        )
+        self.unet = TimeUNet(info.channels, info.image_size, list(widths), attention_resolutions, layers_per_block)
         # the forward process: beta_t from diffusers' training scheduler (index t - 1 holds the paper's t)
         self.noising = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule=SCHEDULES[schedule])
         # DDIM (eta = 0: deterministic) with the last step landing on abar = 1 and "trailing" timesteps

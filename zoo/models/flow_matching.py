@@ -66,7 +66,7 @@ class FlowMatching(GenerativeModel):
         self,
         info: DataInfo,
         widths: Annotated[tuple[Size, ...], Field(min_length=1, max_length=8)] = (16, 32, 64),
-        attention_resolutions: tuple[Size, ...] = (8,),
+        attention_resolutions: tuple[Size, ...] | None = None,
         layers_per_block: Layers = 1,
         solver: Literal["euler", "heun"] = "heun",
         sample_steps: Steps = 12,
@@ -79,9 +79,7 @@ class FlowMatching(GenerativeModel):
         super().__init__(info)
         self.solver, self.sample_steps, self.grid_steps = solver, sample_steps, grid_steps
         self.nll_tolerance, self.trace, self.lr, self.warmup_steps = nll_tolerance, trace, lr, warmup_steps
-        self.unet = TimeUNet(
-            info.channels, info.image_size, list(widths), list(attention_resolutions), layers_per_block
-        )
+        self.unet = TimeUNet(info.channels, info.image_size, list(widths), attention_resolutions, layers_per_block)
 
     @property
     def likelihood_kind(self) -> str:

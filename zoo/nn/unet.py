@@ -19,10 +19,16 @@ from zoo.errors import ZooError
 class TimeUNet(nn.Module):
     """``net(x, t)``: x (B, C, H, W) and a time per image (B,) -> (B, C, H, W). ``t`` is a training
     timestep index (diffusion) or 1000 * t for a continuous time t in [0, 1] (flow matching): the
-    sinusoidal embedding takes real values."""
+    sinusoidal embedding takes real values. Self-attention at ``attention_resolutions`` (feature
+    sizes; None: the coarsest level only)."""
 
     def __init__(
-        self, channels: int, image_size: int, widths: list[int], attention_resolutions: list[int], layers_per_block: int
+        self,
+        channels: int,
+        image_size: int,
+        widths: list[int],
+        attention_resolutions: tuple[int, ...] | None,
+        layers_per_block: int,
     ):
         super().__init__()
         from diffusers import UNet2DModel  # slow to import: only when a network is built
@@ -34,6 +40,8 @@ class TimeUNet(nn.Module):
                 f"but image_size={image_size} is not divisible by {2**downsamples}; use fewer levels"
             )
         resolutions = [image_size // 2**i for i in range(len(widths))]
+        if attention_resolutions is None:  # the coarsest level: 8x8 for 32x32 doodles, 7x7 for MNIST
+            attention_resolutions = (resolutions[-1],)
         unknown = sorted(set(attention_resolutions) - set(resolutions))
         if unknown:
             raise ZooError(
