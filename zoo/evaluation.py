@@ -14,26 +14,35 @@ from typing import Annotated
 
 import torch
 from pydantic import Field
-from tqdm import tqdm
 
 from zoo.data.base import ImageDataset
 from zoo.models.base import GenerativeModel
 from zoo.options import Count, Options, Seed
+from zoo.progress import Progress
 
 
 class EvalConfig(Options):
     """``eval.*``: the held-out evaluation at the end of training."""
 
-    n_test: Count | None = 10000  # None: the whole test split
+    n_test: Count | None = 2000  # None: the whole test split
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 250
     seed: Seed = 0
 
 
 @torch.no_grad()
 def evaluate(
-    model: GenerativeModel, test: ImageDataset, cfg: EvalConfig, device: torch.device, progress: bool = False
+    model: GenerativeModel,
+    test: ImageDataset,
+    cfg: EvalConfig,
+    device: torch.device,
+    progress: bool = False,
+    what: str = "evaluating on the test images",
+    reconstructions: bool = True,
 ) -> dict[str, float]:
-    if not (model.can_encode or model.has_likelihood):
+    """Reconstruction error (unless ``reconstructions`` is False) and likelihood on the first
+    ``cfg.n_test`` test images; a bar when ``progress``, otherwise a log line every 30 s."""
+    reconstructs = model.can_encode and reconstructions
+    if not (reconstructs or model.has_likelihood):
         return {}
     n = len(test) if cfg.n_test is None else min(cfg.n_test, len(test))
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -41,17 +50,19 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        for start in tqdm(range(0, n, cfg.batch_size), desc="evaluating", disable=not progress, leave=False):
-            x, y = (t.to(device) for t in test.batch(torch.arange(start, min(start + cfg.batch_size, n))))
-            if model.can_encode:
-                sq_err += (model.reconstruct(x, y) - x).pow(2).flatten(1).mean(1).sum().item()
-            if model.has_likelihood:
-                nll += model.nll(x, generator=generator, y=y).sum().item()
-            count += len(x)
+        with Progress(n, what, "images", bar=progress) as bar:
+            for start in range(0, n, cfg.batch_size):
+                x, y = (t.to(device) for t in test.batch(torch.arange(start, min(start + cfg.batch_size, n))))
+                if reconstructs:
+                    sq_err += (model.reconstruct(x, y) - x).pow(2).flatten(1).mean(1).sum().item()
+                if model.has_likelihood:
+                    nll += model.nll(x, generator=generator, y=y).sum().item()
+                count += len(x)
+                bar.update(len(x))
     finally:
         model.train(was_training)
     results: dict[str, float] = {"test/images": float(count)}
-    if model.can_encode:
+    if reconstructs:
         results["test/recon_mse"] = sq_err / count
     if model.has_likelihood:
         results["test/nll_nats"] = nll / count

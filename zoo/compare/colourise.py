@@ -143,9 +143,8 @@ def model_rows(
     head = {"run": str(run_dir), "step": trained.step, "ema": int(trained.uses_ema)}
     shared: dict[str, Any] = {}
     if model.has_likelihood:
-        results = evaluate(
-            model, data.test, EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed), device
-        )
+        config = EvalConfig(n_test=None, batch_size=options.batch_size, seed=options.seed)
+        results = evaluate(model, data.test, config, device, bool(options.progress), f"likelihood of {name}")
         shared["bits_per_colour_dim"] = results[f"test/{model.bits_label}"]
     else:
         shared["bits_per_colour_dim"] = NA("no likelihood (a regression)")

@@ -53,7 +53,7 @@ class CompareOptions(Options):
     invert_images: Annotated[int, Field(ge=1, le=1_000_000)] = 500
     invert_steps: Annotated[int, Field(ge=1, le=100_000)] = 200
     # reconstructions and likelihood of a model that samples in several network evaluations
-    iterative_test_images: Annotated[int, Field(ge=1, le=1_000_000)] | None = 1000
+    iterative_test_images: Annotated[int, Field(ge=1, le=1_000_000)] | None = 250
     metrics: MetricOptions = Field(default_factory=MetricOptions)
     data: dict[str, Any] = Field(default_factory=dict)
     logger: dict[str, Any] = Field(default_factory=dict)

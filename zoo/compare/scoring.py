@@ -25,6 +25,7 @@ from zoo.metrics.reconstruction import ReconstructionScores
 from zoo.metrics.sliced_wasserstein import swd
 from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames
+from zoo.progress import Progress
 from zoo.runs import read_eval
 from zoo.trained import load_trained
 
@@ -92,12 +93,16 @@ def sample_quality(
 
 @torch.no_grad()
 def draw_samples(
-    model: GenerativeModel, n: int, batch_size: int, seed: int, device: torch.device
+    model: GenerativeModel, n: int, batch_size: int, seed: int, device: torch.device, progress: bool = False
 ) -> tuple[torch.Tensor, float]:
     """``n`` samples (on the CPU) with a fixed seed, and the images per second it took."""
     generator = torch.Generator(device=device).manual_seed(seed)
     start = time.perf_counter()
-    chunks = [model.sample(min(batch_size, n - i), generator=generator).float().cpu() for i in range(0, n, batch_size)]
+    chunks = []
+    with Progress(n, f"sampling {type(model).__name__}", "samples", bar=progress) as bar:
+        for i in range(0, n, batch_size):
+            chunks.append(model.sample(min(batch_size, n - i), generator=generator).float().cpu())
+            bar.update(len(chunks[-1]))
     return torch.cat(chunks), n / (time.perf_counter() - start)
 
 
@@ -179,7 +184,9 @@ def score_samples(
     """``n_samples`` samples from a fixed seed, scored by ``sample_quality``; sampling speed and memory."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    samples, speed = draw_samples(model, options.n_samples, options.batch_size, options.seed, device)
+    samples, speed = draw_samples(
+        model, options.n_samples, options.batch_size, options.seed, device, bool(options.progress)
+    )
     samples, failed = finite_samples(samples)
     images["samples"] = samples[:8]
     row: Row = {
@@ -203,10 +210,12 @@ def score_reconstructions(
     if model.can_encode:
         scores = ReconstructionScores()
         n = scored_test_images(model, len(ref.test_images), options)
-        for i in range(0, n, options.batch_size):
-            x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
-            y = ref.test_labels[i : min(i + options.batch_size, n)].to(device)
-            scores.update(x, model.reconstruct(x, y))
+        with Progress(n, f"reconstructing with {type(model).__name__}", "images", bool(options.progress)) as bar:
+            for i in range(0, n, options.batch_size):
+                x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
+                y = ref.test_labels[i : min(i + options.batch_size, n)].to(device)
+                scores.update(x, model.reconstruct(x, y))
+                bar.update(len(x))
         x, y = data.test.spread(8)
         images["recons"] = model.reconstruct(x.to(device), y.to(device)).cpu()
         a, b = _morph_ends(data)
@@ -219,9 +228,11 @@ def score_reconstructions(
     if options.invert_gan and model.can_decode:
         n = min(options.invert_images, len(ref.test_images))
         scores = ReconstructionScores()
-        for i in range(0, n, options.batch_size):
-            x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
-            scores.update(x, invert(model, x, options.invert_steps, seed=options.seed + i))
+        with Progress(n, f"inverting {type(model).__name__}", "images", bool(options.progress)) as bar:
+            for i in range(0, n, options.batch_size):
+                x = ref.test_images[i : min(i + options.batch_size, n)].to(device)
+                scores.update(x, invert(model, x, options.invert_steps, seed=options.seed + i))
+                bar.update(len(x))
         x, _ = data.test.spread(8)
         images["recons"] = invert(model, x.to(device), options.invert_steps, seed=options.seed).cpu()
         method = f"inversion (z optimised per image, {options.invert_steps} Adam steps, {n} test images)"
@@ -235,7 +246,15 @@ def score_likelihood(model: GenerativeModel, data: DataBundle, options: CompareO
     if not model.has_likelihood:
         return dict.fromkeys(("bits_per_dim", "likelihood"), NA("no likelihood"))
     n = scored_test_images(model, len(data.test), options)
-    results = evaluate(model, data.test, EvalConfig(n_test=n, batch_size=options.batch_size, seed=options.seed), device)
+    results = evaluate(
+        model,
+        data.test,
+        EvalConfig(n_test=n, batch_size=options.batch_size, seed=options.seed),
+        device,
+        bool(options.progress),
+        f"likelihood of {type(model).__name__}",
+        reconstructions=False,  # scored above, on the same images
+    )
     subset = f" (first {n} test images)" if n < len(data.test) else ""
     return {
         "bits_per_dim": results["test/bits_per_dim"],

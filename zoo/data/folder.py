@@ -13,12 +13,12 @@ from typing import Literal
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from tqdm import tqdm
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, seeded_split
 from zoo.errors import ZooError
 from zoo.memory import check_fits
 from zoo.options import Fraction, ImageSize, Name, Seed
+from zoo.progress import tracked
 from zoo.registry import DATASETS
 
 EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -77,9 +77,7 @@ def load_image(path: Path, image_size: int, channels: int) -> torch.Tensor:
 
 
 def _decode_all(files: list[Path], image_size: int, channels: int, desc: str, progress: bool) -> list[torch.Tensor]:
-    # the bar is closed before an error propagates, so that the error is the last line printed
-    with tqdm(files, desc=desc, disable=not progress) as bar:
-        return [load_image(f, image_size, channels) for f in bar]
+    return [load_image(f, image_size, channels) for f in tracked(files, len(files), desc, "images", progress)]
 
 
 @DATASETS.register("folder")

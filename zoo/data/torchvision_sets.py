@@ -6,17 +6,18 @@ files already in torchvision's layout under ``root`` are used as they are.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from zoo.data.base import DataBundle, DataInfo, ImageDataset, fit_to_size
 from zoo.data.folder import load_image
 from zoo.errors import ZooError
 from zoo.options import ImageSize, Name
+from zoo.progress import tracked
 from zoo.registry import DATASETS
 
 
@@ -83,7 +84,8 @@ def flowers102(name: Name, root: str, image_size: ImageSize = 64, download: bool
     def tensors(parts):
         files = [f for p in parts for f in p._image_files]
         labels = torch.tensor([lab for p in parts for lab in p._labels])
-        images = torch.stack([load_image(Path(f), image_size, 3) for f in tqdm(files, desc="decoding flowers102")])
+        decoding = tracked(files, len(files), "decoding flowers102", "images", bar=sys.stderr.isatty())
+        images = torch.stack([load_image(Path(f), image_size, 3) for f in decoding])
         return images, labels
 
     info = DataInfo(name, 3, image_size, 102)

@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from zoo.checkpoint import cached
 from zoo.data.base import DataInfo, ImageDataset
 from zoo.metrics import inception
 from zoo.nn.pixels import to_signed
+from zoo.progress import Progress, tracked
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,23 @@ class FeatureSpace:
 
     def features(self, images: torch.Tensor, progress: bool = False, what: str = "") -> torch.Tensor:
         """(N, C, H, W) in [0, 1] -> (N, D), in batches."""
-        bar = progress and self.slow
-        return embed(self.extract, images, self.batch_size, f"{self.name} features {what}".strip() if bar else None)
+        desc = f"{self.name} features {what}".strip()
+        return embed(self.extract, images, self.batch_size, desc, bar=progress and self.slow)
 
 
 @torch.no_grad()
 def embed(
-    fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch_size: int = 500, desc: str | None = None
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    batch_size: int = 500,
+    desc: str = "features",
+    bar: bool = False,
 ) -> torch.Tensor:
-    bar = tqdm(total=len(images), desc=desc, unit="img", disable=desc is None, leave=False)
     chunks = []
-    for i in range(0, len(images), batch_size):
-        chunks.append(fn(images[i : i + batch_size].float()).float())
-        bar.update(len(chunks[-1]))
-    bar.close()
+    with Progress(len(images), desc, "images", bar) as progress:
+        for i in range(0, len(images), batch_size):
+            chunks.append(fn(images[i : i + batch_size].float()).float())
+            progress.update(len(chunks[-1]))
     return torch.cat(chunks)
 
 
@@ -110,7 +113,7 @@ def train_feature_net(
         net = FeatureNet(info.channels, info.num_classes if task == "classes" else 4)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
-        for _ in tqdm(range(steps), desc=f"training the zoo feature network ({task})", disable=not progress):
+        for _ in tracked(range(steps), steps, f"training the zoo feature network ({task})", "steps", progress):
             x, y = train.batch(torch.randint(len(train), (batch_size,)))
             if task == "rotation":
                 x, y = _rotations(x)
