@@ -202,6 +202,7 @@ def score_samples(
     )
 
 
+@torch.no_grad()  # a decoder is differentiable (GAN inversion turns gradients back on where it needs them)
 def score_reconstructions(
     model: GenerativeModel, data: DataBundle, ref: Reference, options: CompareOptions, device, images: dict
 ) -> Row:
