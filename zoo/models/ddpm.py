@@ -28,7 +28,9 @@ cleaner pictures than eta = 0, whose errors are never washed out by fresh noise 
 Quick, Draw!: README, "DDPM").
 
 Encoding is DDIM's deterministic map (eta = 0) run forwards, image -> x_T, and decoding runs it
-back: reconstructions are close but not exact, and closer as ``sample_steps`` grows.
+back: reconstructions are not exact. With an exact denoiser they get closer as ``sample_steps``
+grows; with a trained one and the cosine schedule, the step that reaches t = T (abar_T nearly 0)
+amplifies the network's error (README, "Measured results").
 """
 
 from __future__ import annotations
