@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -33,7 +33,7 @@ class Progress:
 
     def __init__(self, total: int, what: str, unit: str = "images", bar: bool = False):
         self.total, self.what, self.unit, self.done = total, what, unit, 0
-        self.bar = tqdm(total=total, desc=what, unit=unit.split()[0], disable=not bar, leave=False)
+        self.bar = tqdm(total=total, desc=what, unit=unit, disable=not bar, leave=False)
         self.logs = not bar
         self.start = self.last = time.monotonic()
 
@@ -65,9 +65,9 @@ class Progress:
         self.close()  # before an error propagates, so that the error is the last line printed
 
 
-def tracked(items: Iterable[T], total: int, what: str, unit: str = "images", bar: bool = False) -> Iterator[T]:
+def tracked(items: Sequence[T], what: str, unit: str = "images", bar: bool = False) -> Iterator[T]:
     """``items`` one by one, with ``Progress`` over them."""
-    with Progress(total, what, unit, bar) as progress:
+    with Progress(len(items), what, unit, bar) as progress:
         for item in items:
             yield item
             progress.update(1)

@@ -77,7 +77,7 @@ def load_image(path: Path, image_size: int, channels: int) -> torch.Tensor:
 
 
 def _decode_all(files: list[Path], image_size: int, channels: int, desc: str, progress: bool) -> list[torch.Tensor]:
-    return [load_image(f, image_size, channels) for f in tracked(files, len(files), desc, "images", progress)]
+    return [load_image(f, image_size, channels) for f in tracked(files, desc, "images", progress)]
 
 
 @DATASETS.register("folder")

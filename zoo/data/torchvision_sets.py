@@ -84,7 +84,7 @@ def flowers102(name: Name, root: str, image_size: ImageSize = 64, download: bool
     def tensors(parts):
         files = [f for p in parts for f in p._image_files]
         labels = torch.tensor([lab for p in parts for lab in p._labels])
-        decoding = tracked(files, len(files), "decoding flowers102", "images", bar=sys.stderr.isatty())
+        decoding = tracked(files, "decoding flowers102", "images", bar=sys.stderr.isatty())
         images = torch.stack([load_image(Path(f), image_size, 3) for f in decoding])
         return images, labels
 

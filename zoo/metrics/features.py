@@ -113,7 +113,7 @@ def train_feature_net(
         net = FeatureNet(info.channels, info.num_classes if task == "classes" else 4)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps)
-        for _ in tracked(range(steps), steps, f"training the zoo feature network ({task})", "steps", progress):
+        for _ in tracked(range(steps), f"training the zoo feature network ({task})", "steps", progress):
             x, y = train.batch(torch.randint(len(train), (batch_size,)))
             if task == "rotation":
                 x, y = _rotations(x)
