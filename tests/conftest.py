@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny generated data, the real data folder (when ZOO_DATA_DIR is set), and the
+"""Shared fixtures: tiny generated data, real doodles (always), the real data folder (when ZOO_DATA_DIR is set), and the
 session's tiny trained runs. Helpers live in ``tests/helpers.py``."""
 
 from __future__ import annotations
@@ -36,6 +36,21 @@ def real_data() -> Path:
     if not Path(path).is_dir():
         pytest.fail(f"ZOO_DATA_DIR={path} is not a folder")
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def real_doodles():
+    """Real Quick, Draw! doodles, ten categories: the official-format files in ``ZOO_DATA_DIR``
+    when it is set (CI), else the subset inside the package, so that a fresh clone's test run
+    exercises real doodles too instead of skipping."""
+    from zoo.data import build_data
+    from zoo.data.embed_quickdraw import CATEGORIES
+
+    path = os.environ.get("ZOO_DATA_DIR")
+    if path and (Path(path) / "quickdraw").is_dir():
+        options = dict(root=path, download=False, progress=False, max_per_category=2000)
+        return build_data("quickdraw", name="quickdraw", categories=list(CATEGORIES), **options)
+    return build_data("quickdraw_mini", name="quickdraw_mini", categories=list(CATEGORIES))
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from zoo.trained import TrainedRun, load_trained
 # the training data's licence, for the card's front matter (a folder of one's own images: "other")
 LICENSES = {
     "quickdraw": "cc-by-4.0",
+    "quickdraw_mini": "cc-by-4.0",
     "mnist": "mit",
     "fashion_mnist": "mit",
     "cifar10": "unknown",

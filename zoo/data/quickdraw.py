@@ -9,6 +9,8 @@ downloaded from the official public bucket. Labels are indices into ``categories
 from __future__ import annotations
 
 import difflib
+import logging
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -26,6 +28,7 @@ from zoo.files import discard
 from zoo.options import Count, Fraction, ImageSize, Name, Seed
 from zoo.registry import DATASETS
 
+log = logging.getLogger("zoo.data")
 OFFICIAL_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
 PIXELS = 28 * 28
 
@@ -138,24 +141,97 @@ def quickdraw(
         )
     root_path = Path(root).expanduser() / "quickdraw"
     missing = missing_files(root_path, official, base_url)  # named all at once if one cannot be had
-    train_x, train_y, test_x, test_y = [], [], [], []
-    for label, category in enumerate(official):
+
+    def bitmaps(category: str) -> np.ndarray:
         try:
-            bitmaps = fetch_category(root_path, category, download, base_url, progress)
+            return fetch_category(root_path, category, download, base_url, progress)
         except ZooError as e:
             raise ZooError(f"{e}{missing}") from None
+
+    return split_categories(name, official, bitmaps, max_per_category, test_fraction, split_seed, image_size)
+
+
+def split_categories(
+    name: str,
+    categories: list[str],
+    bitmaps: Callable[[str], np.ndarray],
+    max_per_category: int | None,
+    test_fraction: float,
+    split_seed: int,
+    image_size: int,
+) -> DataBundle:
+    """Each category's ``bitmaps`` (at most ``max_per_category``, a seeded choice) split into
+    train and test by ``split_seed`` alone, labelled by their index in ``categories``."""
+    train_x, train_y, test_x, test_y = [], [], [], []
+    for label, category in enumerate(categories):
+        drawings = bitmaps(category)
         rng = np.random.default_rng([split_seed, label])
-        keep = len(bitmaps) if max_per_category is None else min(max_per_category, len(bitmaps))
-        chosen = np.sort(rng.permutation(len(bitmaps))[:keep])
-        images = torch.from_numpy(np.ascontiguousarray(bitmaps[chosen])).view(-1, 1, 28, 28)  # (N, 1, 28, 28)
+        keep = len(drawings) if max_per_category is None else min(max_per_category, len(drawings))
+        chosen = np.sort(rng.permutation(len(drawings))[:keep])
+        images = torch.from_numpy(np.ascontiguousarray(drawings[chosen])).view(-1, 1, 28, 28)  # (N, 1, 28, 28)
         train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed + label)
         train_x.append(images[train_idx])
         test_x.append(images[test_idx])
         train_y.append(torch.full((len(train_idx),), label))
         test_y.append(torch.full((len(test_idx),), label))
-    info = DataInfo(name, 1, image_size, len(official), tuple(official), binary=True)
+    info = DataInfo(name, 1, image_size, len(categories), tuple(categories), binary=True)
     return DataBundle(
         train=ImageDataset(fit_to_size(torch.cat(train_x), image_size, "pad"), torch.cat(train_y)),
         test=ImageDataset(fit_to_size(torch.cat(test_x), image_size, "pad"), torch.cat(test_y)),
         info=info,
     )
+
+
+# -- the subset inside the package ------------------------------------------------------------
+EMBEDDED = Path(__file__).parent / "embedded" / "quickdraw_subset.npz"
+FULL_DATA = "data=quickdraw downloads the official files (100k-300k doodles per category, 345 categories)"
+
+
+@cache
+def embedded_bitmaps() -> dict[str, np.ndarray]:
+    """The embedded subset's drawings by official category name (made by ``zoo.data.embed_quickdraw``)."""
+    try:
+        with np.load(EMBEDDED, allow_pickle=False) as archive:
+            return {resolve_category(key): load_checked(archive[key], key) for key in archive.files}
+    except (OSError, ValueError) as e:
+        raise ZooError(
+            f"the embedded Quick, Draw! subset {EMBEDDED} cannot be read ({e}); restore it from the repository "
+            f"(git checkout -- {EMBEDDED.name}) or use {FULL_DATA}"
+        ) from None
+
+
+def load_checked(array: np.ndarray, key: str) -> np.ndarray:
+    if array.ndim != 2 or array.shape[1] != PIXELS or array.dtype != np.uint8:
+        raise ValueError(f"its '{key}' holds {array.shape} {array.dtype}, not (N, 784) uint8")
+    return array
+
+
+@DATASETS.register("quickdraw_mini")
+def quickdraw_mini(
+    name: Name,
+    categories: Annotated[list[str], Field(min_length=1)],
+    max_per_category: Count | None = None,
+    test_fraction: Fraction = 0.1,
+    split_seed: Seed = 0,
+    image_size: ImageSize = 32,
+) -> DataBundle:
+    """Ten Quick, Draw! categories, 2,000 doodles each, shipped in the package: real doodles with no
+    download. It never stands in for ``data=quickdraw``; it is asked for by name (the default)."""
+    stored = embedded_bitmaps()
+    official = [resolve_category(c) for c in categories]
+    absent = [c for c in official if c not in stored]
+    if absent:
+        raise ZooError(
+            f"the embedded subset has no {', '.join(repr(c) for c in absent)}: it holds "
+            f"{', '.join(stored)}. For other categories use {FULL_DATA}"
+        )
+    if len(set(official)) < len(official):
+        raise ZooError("data.categories names a category more than once; list each category once")
+    log.info(
+        "data: the embedded Quick, Draw! subset (%d categories x %s doodles, inside the package, no download); "
+        "for the full data, %s",
+        len(official),
+        f"{min(len(stored[c]) for c in official):,}",
+        FULL_DATA,
+    )
+    return split_categories(name, official, stored.__getitem__, max_per_category, test_fraction, split_seed, image_size)
