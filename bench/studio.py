@@ -7,7 +7,8 @@ draws a cat and a house with mouse strokes on canvases A and B, clicks through e
 ``studio-<tab>.png`` and prints what it measured: the time from each click until the page shows
 the answer (first click: models load; later clicks: warm), and the server's own time. Before
 the Colourise tab's test images, an uploaded photo (``photo=``, by default the first of
-``$ZOO_DATA_DIR/flowers64``) is coloured: the first answer that needs no data set.
+``$ZOO_DATA_DIR/flowers64``) is coloured: the first answer that needs no data set; then a
+12000x12000 greyscale PNG is uploaded, which the studio must refuse.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from PIL import Image
 
 from tests.studio import browser as b
 from zoo.studio.__main__ import StudioOptions, serve
@@ -100,6 +103,16 @@ def main(argv: list[str]) -> int:
             b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
             seconds, answer = clicked(driver, "colour-go", "colour-message")
             print(f"colourise an uploaded photo, first click (the model loads): {seconds:.2f} s\n{answer}\n")
+        # a 12000x12000 greyscale scan (144 megapixels, a few hundred kB): refused, and how fast
+        huge = out / "bench-huge-greyscale.png"
+        Image.new("L", (12000, 12000)).save(huge)
+        try:
+            b.css(driver, "#colour-photo input[type=file]")[0].send_keys(str(huge.resolve()))
+            b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
+            seconds, answer = clicked(driver, "colour-go", "colour-message")
+            print(f"a 12000x12000 greyscale upload, refused: {seconds:.2f} s from the click\n{answer}\n")
+        finally:
+            huge.unlink()
         clicked(driver, "colour-photo-fill", "colour-message")
         clicked(driver, "colour-reference-fill", "colour-message")
         twice(driver, "colour-go", "colour-message", "colourise")

@@ -129,3 +129,14 @@ def test_models_without_an_encoder_and_bad_arguments_get_one_clear_message(train
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("frames", "fps"), [(64, 30), (16, 12), (10, 10), (7, 24)])
+def test_a_gif_plays_for_frames_over_fps_seconds(frames, fps, tmp_path):
+    """GIFs count hundredths of a second: 64 frames at 30 fps used to be 30 ms each, 1.92 s
+    instead of 2.13 s. Every frame now ends on the hundredth nearest its true end."""
+    from zoo.morph import write_gif
+
+    path = write_gif(torch.rand(frames, 1, 8, 8), tmp_path / "m.gif", fps, scale=1)
+    _, total = gif_frames(path)
+    assert total == round(frames / fps * 100) * 10

@@ -87,6 +87,15 @@ def morph_frames(
     return model.decode(codes, labels)
 
 
+def frame_durations(n: int, fps: float) -> list[int]:
+    """Milliseconds per frame so that ``n`` frames play in n / fps seconds: a GIF counts time in
+    hundredths of a second, so 30 fps cannot be 33.3 ms a frame; frames take 30 or 40 ms in turn, each
+    ending at the hundredth nearest its true end (64 frames at 30 fps: 2.13 s, where 33 ms rounded
+    down to 30 would play them in 1.92 s)."""
+    ends = [round((i + 1) * 100 / fps) for i in range(n)]  # in hundredths
+    return [10 * (end - start) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+
 def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
     """An endlessly looping GIF of (T, C, H, W) frames in [0, 1]; grey images stay exact."""
     images = []
@@ -99,7 +108,12 @@ def write_gif(frames: torch.Tensor, path: Path, fps: int, scale: int) -> Path:
     return atomic_write(
         path,
         lambda tmp: images[0].save(
-            tmp, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0, optimize=False
+            tmp,
+            save_all=True,
+            append_images=images[1:],
+            duration=frame_durations(len(images), fps),
+            loop=0,
+            optimize=False,
         ),
         "animation",
         "free some space and rerun.",

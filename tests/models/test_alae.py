@@ -165,6 +165,14 @@ def test_style_mixing_ranges_adapt_to_the_number_of_levels():
         named_layers("medium", 4)
 
 
+def test_only_the_levels_trained_so_far_offer_styles():
+    """A run stopped at 8x8 (of 16x16) has four style layers to mix, not six: the 16x16 layers
+    never shaped an image, so mixing them would change nothing (identical 8x8 blocks)."""
+    model = at_level(alae(16), 1)
+    assert model.style_layers == 4 and model.style_preset("fine") == [2, 3]  # 8x8, the last level reached
+    assert at_level(model, 2).style_layers == 6 and model.style_preset("fine") == [4, 5]
+
+
 def test_style_mixing_with_no_source_layers_is_the_destination_and_with_all_is_the_source():
     model = at_level(alae(size=16), 2)
     with torch.no_grad():  # noise inputs on: a cell must still not depend on its batch neighbours

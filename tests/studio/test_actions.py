@@ -20,14 +20,16 @@ from zoo.studio.catalogue import Catalogue
 ENCODERS = ["alae", "alpha_gan", "flow_matching", "glow", "vae"]  # the doodle runs' models that encode
 
 
-def drawing(*strokes) -> dict:
-    """A sketchpad value with ``strokes`` (points in [-1, 1]) painted as 14-pixel white lines."""
+def drawing(*strokes, width: int = 14) -> dict:
+    """A sketchpad value with ``strokes`` (points in [-1, 1]) painted as white lines ``width`` pixels wide."""
     from PIL import ImageDraw
 
     layer = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 0))
     pen = ImageDraw.Draw(layer)
     for stroke in strokes:
-        pen.line([((x + 1) * CANVAS / 2, (y + 1) * CANVAS / 2) for x, y in stroke], fill=(255, 255, 255, 255), width=14)
+        pen.line(
+            [((x + 1) * CANVAS / 2, (y + 1) * CANVAS / 2) for x, y in stroke], fill=(255, 255, 255, 255), width=width
+        )
     background = np.zeros((CANVAS, CANVAS, 4), np.uint8)
     background[..., 3] = 255
     return {"background": background, "layers": [np.asarray(layer)], "composite": None}

@@ -368,10 +368,11 @@ class ALAE(GenerativeModel):
 
     @property
     def style_layers(self) -> int:
-        return self.n_styles
+        """Two per level reached so far: a run stopped at 16x16 has no 32x32 styles to mix."""
+        return 2 * (self.phase.level + 1)
 
     def style_preset(self, name: str) -> list[int]:
-        return named_layers(name, self.schedule.levels)
+        return named_layers(name, self.phase.level + 1)
 
     @torch.no_grad()
     def style_mix(

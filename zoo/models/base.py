@@ -133,7 +133,8 @@ class GenerativeModel(nn.Module):
     # -- style mixing (declared by ``can_style_mix``) ---------------------------------------------
     @property
     def style_layers(self) -> int:
-        """How many layers take a style (for a StyleGAN generator, two per resolution)."""
+        """How many layers take a style (for a StyleGAN generator, two per resolution; a progressive
+        model counts the resolutions it has reached, not those it was configured to reach)."""
         raise NotImplementedError(f"{type(self).__name__} has no per-layer styles")
 
     def style_preset(self, name: str) -> list[int]:

@@ -2,7 +2,8 @@
 
 Same option syntax as ``train.py`` and ``compare.py`` (``conf/studio.yaml``). Binds to 127.0.0.1
 unless told otherwise and makes no public share link unless ``share=true``; everything it writes
-(uploads, GIFs, copies of reports) goes into one temporary folder, removed when it stops.
+(uploads, GIFs, copies of reports) goes into one temporary folder, removed when it stops: by Ctrl-C,
+by SIGTERM (``kill``, a service manager) or at its end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import Field
 from zoo.commands import parse_config
 from zoo.errors import ZooError
 from zoo.options import Options
+from zoo.signals import interrupt_on_sigterm
 
 
 class StudioOptions(Options):
@@ -66,10 +68,14 @@ def serve(options: StudioOptions, block: bool = True):
         )
     except OSError as e:  # the port is taken
         raise ZooError(f"cannot serve on {options.host}:{options.port}: {e}; pass another port=") from None
+    finally:
+        if block:  # Gradio returns once Ctrl-C or SIGTERM closed the server: the uploads go now
+            shutil.rmtree(scratch, ignore_errors=True)
     return page, url
 
 
 def main(argv: list[str] | None = None) -> int:
+    interrupt_on_sigterm()  # SIGTERM takes Ctrl-C's way out, which removes the temporary folder
     try:
         options = parse_config("studio", StudioOptions, sys.argv[1:] if argv is None else argv)
         print(f"genzoo studio: runs under {options.runs_dir}, on http://{options.host}:{options.port}")
@@ -77,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     except ZooError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the server was up; atexit removes the temporary folder
+        print("interrupted; the studio stopped", file=sys.stderr)
+        return 130
+    print("the studio stopped; its temporary folder (uploads, GIFs) was removed", file=sys.stderr)
     return 0
 
 

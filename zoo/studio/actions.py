@@ -30,7 +30,7 @@ from zoo.models.base import GenerativeModel
 from zoo.morph import morph_frames, write_gif
 from zoo.nn.colour import grey_rgb, lightness
 from zoo.studio.catalogue import Catalogue, Entry
-from zoo.studio.pictures import canvas_picture, drawn_anything, read_upload, to_canvas
+from zoo.studio.pictures import canvas_picture, drawn_anything, on_test_image, read_upload, to_canvas
 from zoo.trained import TrainedRun
 
 CANVAS = 280  # the sketchpad's side in pixels: 10 canvas pixels per bitmap pixel at 28
@@ -38,6 +38,28 @@ Gallery = list[tuple[Any, str]]  # (picture or file path, caption)
 
 
 log = logging.getLogger("zoo.studio")
+WHAT = {
+    "encode": "encode (reconstruct and morph)",
+    "sample": "draw samples",
+    "style_mix": "mix styles",
+    "colourise": "colourise",
+}
+FIRST_RUN = {  # what to train for a tab that has nothing yet: the command, and what else would do
+    "encode": ("python train.py model=vae", "or any model with an encoder: glow, alpha_gan, alae, ddpm, flow_matching"),
+    "sample": ("python train.py", "DCGAN on the Quick, Draw! doodles inside genzoo, or any other model="),
+    "style_mix": ("python train.py model=alae", "a style-based model"),
+    "colourise": ("python train.py model=cinn data=flowers64", "or model=colour_regression"),
+}
+
+
+def needs(need: str, data: str | None = None) -> str:
+    """What to train so that a tab can answer (on ``data`` when given)."""
+    command, note = FIRST_RUN[need]
+    if data and need in ("encode", "sample"):
+        command += f" data={data}"
+    return f"train one first: `{command}` ({note}), then reload the page"
+
+
 INTERNAL = "internal error, see the server log"
 
 
@@ -68,6 +90,24 @@ def answer(*empty: Any) -> Callable:
         return run
 
     return wrap
+
+
+SEEDS = 2**63  # torch generators take seeds below this
+
+
+def whole(value: Any, what: str, low: int, high: int) -> int:
+    """A number from the page as an int in [low, high], or one message naming the range."""
+    if value is None or value == "":
+        raise ZooError(f"{what} is empty: type a whole number from {low:,} to {high:,}")
+    try:
+        number = value if isinstance(value, int) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ZooError(f"{what} must be a whole number from {low:,} to {high:,}, not {value!r}") from None
+    if isinstance(number, float) and not number.is_integer():
+        raise ZooError(f"{what} {number:g} is out of range: use a whole number from {low:,} to {high:,}")
+    if not low <= number <= high:
+        raise ZooError(f"{what} {int(number):,} is out of range: use a whole number from {low:,} to {high:,}")
+    return int(number)
 
 
 def sample_controls(
@@ -115,6 +155,8 @@ class Studio:
     def _first_loaded(self, entries: list[Entry], with_data: bool = False) -> TrainedRun:
         """The first of ``entries`` that loads (runs before exported models); with ``with_data``,
         the first whose held-out images can be read (an exported model carries none)."""
+        if not entries:
+            raise ZooError("no finished run here yet: train one (python train.py) and reload the page")
         reasons = []
         for entry in sorted(entries, key=lambda e: e.exported):
             try:
@@ -126,25 +168,62 @@ class Studio:
                 reasons.append(str(e))
         raise ZooError("no run could be loaded: " + "; ".join(reasons))
 
+    # -- what each tab says before the first click ----------------------------------------------
+    def note(self, need: str, data: str | None = None) -> str:
+        """Which runs a tab's button will ask (on ``data`` for the doodle tabs), which runs it leaves
+        out and why, or what to train when it has none."""
+        cat = self.catalogue
+        if need in ("encode", "sample"):
+            if not data:
+                return f"Nothing to show yet: {needs(need)}."
+            can = cat.entries_for(data, need)
+            left = [e for e in cat.entries_for(data) if e not in can]
+        else:
+            can, left = [e for e in cat.entries.values() if cat._can(e, need)], []
+        if not can:
+            return f"No run here can {WHAT[need]} yet: {needs(need, data)}."
+        said = f"Runs that {WHAT[need]}: " + ", ".join(f"**{e.model}** ({e.progress})" for e in can) + "."
+        if left:
+            why = {True: "a colouriser: see Colourise", False: "no encoder"}
+            said += " Not in this tab: " + "; ".join(f"{e.model} ({why[e.family.colourises]})" for e in left) + "."
+        return said
+
+    def working(self, need: str, choice: str | None) -> str:
+        """What the page shows the moment a button is clicked: the runs its answer will load first
+        (a first answer can take seconds per model), or that it is working."""
+        if not choice:
+            return "_working..._"
+        keys = [e.key for e in self.catalogue.entries_for(choice, need)] if need in ("encode", "sample") else [choice]
+        cold = [k for k in keys if k in self.catalogue.entries and not self.catalogue.loaded(k)]
+        if cold:
+            return f"_working: loading {', '.join(cold)} (first use: a few seconds each), then answering..._"
+        return "_working..._"
+
     # -- tab 1: draw and dance ------------------------------------------------------------------
     @answer(None)
     def test_doodle(self, data: str, index: int) -> tuple[Any, list[str]]:
         """A held-out image of ``data`` as a sketchpad value (the background), and a message."""
+        self._need_data(data, "encode")
         run = self._first_loaded(self.catalogue.entries_for(data, "encode"), with_data=True)
         test = run.data.test
-        index = int(index)
-        if not 0 <= index < len(test):
-            raise ZooError(f"test index {index} is out of range: {data}'s test split has {len(test)} images")
+        index = whole(index, "test doodle #", 0, len(test) - 1)
         x, _ = test.batch(torch.tensor([index]))
         value = {"background": to_canvas(x[0], CANVAS), "layers": [], "composite": None}
         return value, [f"test doodle {index} on the canvas"]
 
     def _input(self, data: str, value: Any, test_index: int | None, name: str) -> torch.Tensor:
-        """A canvas as the models of ``data`` see it: the exact test image while only a test
-        doodle is on it (no stroke drawn over it), else the drawing, framed like the data."""
-        if test_index is not None and not drawn_anything(value) and value is not None:
+        """A canvas as the models of ``data`` see it: what the user sees on it. A test doodle
+        alone is the exact test image; strokes drawn over one are painted on it pixel for pixel
+        (``on_test_image``); a drawing on the blank canvas is framed like the data set's."""
+        if test_index is not None and value is not None:
             run = self._first_loaded(self.catalogue.entries_for(data, "encode"), with_data=True)
-            return run.data.test.batch(torch.tensor([int(test_index)]))[0]
+            image = run.data.test.batch(torch.tensor([int(test_index)]))[0]
+            if not drawn_anything(value):
+                return image
+            # the strokes over the test doodle the canvas shows (the browser's copy of that
+            # background can come back a level off here and there: the data set's is exact)
+            layers = value.get("layers") if isinstance(value, dict) else None
+            return on_test_image({"background": to_canvas(image[0], CANVAS), "layers": layers}, image[0])
         run = self._first_loaded(self.catalogue.entries_for(data, "encode"))
         return canvas_picture(value, run.model.info, name)
 
@@ -160,11 +239,7 @@ class Studio:
         for the answer; a model that fails is its line with the reason."""
         out, started, lines = Dance(), time.perf_counter(), []
         try:
-            entries = self.catalogue.entries_for(data, "encode")
-            if not entries:
-                raise ZooError(
-                    f"no finished run on {data} can encode; train one: python train.py model=alpha_gan data={data}"
-                )
+            entries = self._need_data(data, "encode")
             xa, xb = (self._input(data, c, t, n) for c, t, n in zip(canvases, tests, "AB", strict=True))
         except Exception as e:
             out.message = self._done([explain(e)], started)
@@ -213,6 +288,10 @@ class Studio:
     ) -> Dance:
         """Every model on ``data`` that encodes: an animated morph A -> B (``zoo.morph``'s path
         through the latent space; with ``pingpong`` it runs back again, so the doodle dances)."""
+        try:
+            frames, fps = whole(frames, "frames", 2, 64), whole(fps, "frames per second", 1, 50)
+        except ZooError as e:
+            return Dance(message=self._done([str(e)], time.perf_counter()))
 
         def work(entry: Entry, model: GenerativeModel, a: torch.Tensor, b: torch.Tensor):
             y = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
@@ -225,6 +304,21 @@ class Studio:
             return (str(gif), f"{entry.model}: {mode}, {frames} frames"), path, line
 
         return self._each_encoder(data, (canvas_a, canvas_b), (test_a, test_b), work)
+
+    def _need_data(self, data: str | None, need: str) -> list[Entry]:
+        """The runs on ``data`` that can do ``need``, or one message saying what to train."""
+        if not data:
+            raise ZooError(f"no data set to choose yet: {needs(need)}")
+        entries = self.catalogue.entries_for(data, need)
+        if not entries:
+            raise ZooError(f"no finished run on {data} can {WHAT[need]}: {needs(need, data)}")
+        return entries
+
+    def _run(self, key: str | None, need: str) -> GenerativeModel:
+        """The model of the run ``key`` (the page's choice), or one message saying what to train."""
+        if not key:
+            raise ZooError(f"no run to choose yet: {needs(need)}")
+        return self.catalogue.model(key, need)
 
     def _done(self, lines: list[str], started: float) -> str:
         """The message's last line: the server's time for the whole answer, numbered so that one
@@ -241,9 +335,9 @@ class Studio:
         """Every model's samples on ``data`` from one seed; each control goes to the models whose
         ``sample_controls`` declare it (``label`` -1: every class in turn)."""
         gallery, lines = [], []
-        entries = self.catalogue.entries_for(data, "sample")
-        if not entries:
-            raise ZooError(f"no finished run on {data}; train one: python train.py model=dcgan data={data}")
+        entries = self._need_data(data, "sample")
+        n, seed = whole(n, "samples per model", 1, 64), whole(seed, "seed", 0, SEEDS - 1)
+        label = whole(label, "class", -1, 2**31 - 1)
         for entry in entries:
             try:
                 model = self.catalogue.load(entry.key).model
@@ -266,21 +360,26 @@ class Studio:
         """The style layers of the run ``key`` as (label, index) choices, its presets (the model's
         coarse, middle and fine, and none and all), a message."""
         try:
-            model = self.catalogue.model(key, "style_mix")
+            model = self._run(key, "style_mix")
             choices = [(f"{i}: {4 * 2 ** (i // 2)}px", i) for i in range(model.style_layers)]
             presets = {name: model.style_preset(name) for name in ("coarse", "middle", "fine")}
             presets |= {"none": [], "all": list(range(model.style_layers))}
-            return choices, presets, f"{model.style_layers} style layers (two per resolution)"
+            reached = 4 * 2 ** (model.style_layers // 2 - 1)
+            return (
+                choices,
+                presets,
+                f"{model.style_layers} style layers (two per resolution, up to {reached}px: trained so far)",
+            )
         except Exception as e:
             return [], {}, explain(e)
 
     @answer(None)
     def test_picture(self, key: str, index: int) -> tuple[str | None, list[str]]:
         """A held-out image of the run ``key`` written at the model's size, as an upload would be."""
+        if not key:
+            raise ZooError("no run to take a test image from yet: train one and reload the page")
         data = self.catalogue.load(key).data
-        index = int(index)
-        if not 0 <= index < len(data.test):
-            raise ZooError(f"test index {index} is out of range: the test split has {len(data.test)} images")
+        index = whole(index, "test image #", 0, len(data.test) - 1)
         path = self._scratch(f"_test{index}.png")
         to_image(data.test.batch(torch.tensor([index]))[0], scale=1).save(path)
         return str(path), [f"test image {index}"]
@@ -291,7 +390,7 @@ class Studio:
     ) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, list[str]]:
         """Reconstructions of source and destination, and the destination with the source's style
         at ``layers`` (none: the destination's reconstruction; all: the source's)."""
-        model = self.catalogue.model(key, "style_mix")
+        model = self._run(key, "style_mix")
         src = read_upload(source, model.info, "source picture").to(model.device)
         dst = read_upload(destination, model.info, "destination picture").to(model.device)
         bad = [i for i in layers if not 0 <= int(i) < model.style_layers]
@@ -324,10 +423,11 @@ class Studio:
     ) -> tuple[Image.Image | None, Gallery, Image.Image | None, list[str]]:
         """The photo made grey, ``n`` colourings of it, and with a ``reference`` photo and a model
         that can transfer, the reference's colours on the photo's lightness."""
-        model = self.catalogue.model(key, "colourise")
+        model = self._run(key, "colourise")
         x = read_upload(photo, model.info, "photo").to(model.device)
         grey = lightness(x)
-        generator = torch.Generator(device=model.device).manual_seed(int(seed))
+        seed = whole(seed, "seed", 0, SEEDS - 1)
+        generator = torch.Generator(device=model.device).manual_seed(seed)
         t = float(temperature) if model.stochastic else None
         start = time.perf_counter()
         with torch.no_grad():
@@ -364,6 +464,10 @@ class Studio:
     @answer("", [], [])
     def report(self, label: str) -> tuple[str, Gallery, list[str], list[str]]:
         """A report's table (Markdown), its images, copies of its files to download, a message."""
+        if not label:
+            raise ZooError(
+                "no compare.py report yet: train two models on one data set, run python compare.py, reload the page"
+            )
         folder = self.reports().get(label)
         if folder is None:
             raise ZooError(f"no compare.py report called '{label}'; run python compare.py and press 'Refresh runs'")

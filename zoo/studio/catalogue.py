@@ -87,7 +87,7 @@ class Catalogue:
         self.runs_dir = Path(runs_dir)
         self.device, self.data_root = device, data_root
         self.entries: dict[str, Entry] = {}
-        self._loaded: dict[str, TrainedRun] = {}
+        self._loaded: dict[str, tuple[tuple[int, int], TrainedRun]] = {}  # key -> (its weights' stamp, run)
         self._failed: dict[str, str] = {}
         self._lock = threading.Lock()
         self.refresh()
@@ -160,17 +160,31 @@ class Catalogue:
         entry = self.entries.get(key)
         if entry is None:
             raise ZooError(f"'{key}' is not one of the finished runs under {self.runs_dir}; pick one from the list")
-        if not entry.weights.is_file():
+        try:
+            stat = entry.weights.stat()
+        except OSError:
             with self._lock:
                 self._loaded.pop(key, None)
-            raise ZooError(f"{key} was deleted (or lost its checkpoint) while the page was open; press 'Refresh runs'")
+            raise ZooError(
+                f"{key} was deleted (or lost its checkpoint) while the page was open; reload the page"
+            ) from None
+        stamp = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if key in self._failed:
                 raise ZooError(self._failed[key])
-            if key not in self._loaded:
+            loaded = self._loaded.get(key)
+            if loaded is None or loaded[0] != stamp:  # never serve weights that were replaced on disk
+                if loaded is not None:
+                    log.info("studio: %s changed on disk; loading it again", key)
                 try:
-                    self._loaded[key] = load_trained(entry.run_dir, data_root=self.data_root, device=self.device)
+                    run = load_trained(entry.run_dir, data_root=self.data_root, device=self.device)
                 except Exception as e:
+                    self._loaded.pop(key, None)
                     self._failed[key] = f"{key} cannot be loaded: {e if isinstance(e, ZooError) else repr(e)}"
                     raise ZooError(self._failed[key]) from None
-            return self._loaded[key]
+                self._loaded[key] = (stamp, run)
+            return self._loaded[key][1]
+
+    def loaded(self, key: str) -> bool:
+        """Whether ``key`` is in memory already (its first answer will not wait for a load)."""
+        return key in self._loaded

@@ -18,19 +18,29 @@ BLANK = np.zeros((CANVAS, CANVAS, 3), dtype=np.uint8)  # black paper: Quick, Dra
 # system fonts only: the page fetches nothing from the internet
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
+GALLERY_COLUMNS = {"dance-recons": 4, "dance-morphs": 4, "samples-gallery": 5, "colour-gallery": 8, "compare-images": 3}
 CSS = (
     # a report's wide table scrolls sideways instead of wrapping every cell letter by letter
     "#compare-table table { display: block; overflow-x: auto; } "
     "#compare-table th, #compare-table td { white-space: nowrap; } "
     # a 32x32 test image fills its upload box, its pixels kept sharp
-    ".zoo-upload img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
+    ".zoo-upload img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; } "
+    # a gallery keeps its columns whatever the number of pictures (Gradio shrinks the grid to the
+    # pictures: one model's answer became a square cell as wide as the page, scrolled out of view)
+    + " ".join(
+        f"#{elem_id} .grid-container {{ grid-template-columns: repeat({columns}, minmax(0, 1fr)) !important; }}"
+        for elem_id, columns in GALLERY_COLUMNS.items()
+    )
 )
 
 
 def upload(**options: Any) -> gr.Image:
     """Gradio's image upload, except that a file it cannot decode reaches the action as
     ``Unreadable`` (and so becomes a message in the page) instead of a bare "Error" badge."""
-    component = gr.Image(type="filepath", height=220, elem_classes=["zoo-upload"], **options)
+    # image_mode=None: Gradio hands over the uploaded file as it is, undecoded; the action checks
+    # its size from the header before anything decodes it (a huge greyscale PNG used to be
+    # converted to RGB here first: seconds of CPU and gigabytes before any check)
+    component = gr.Image(type="filepath", image_mode=None, height=220, elem_classes=["zoo-upload"], **options)
     decode = component.preprocess
 
     def preprocess(payload):
@@ -44,6 +54,13 @@ def upload(**options: Any) -> gr.Image:
     return component
 
 
+def unbounded(component: gr.Number | gr.Slider) -> gr.Number | gr.Slider:
+    """A number box or slider whose typed value reaches the action as it is: Gradio's own bounds
+    check ends in a red toast; the action says what range it takes, in the page's message."""
+    component.preprocess = lambda payload: payload
+    return component
+
+
 def _sketchpad(name: str) -> gr.Sketchpad:
     return gr.Sketchpad(
         value=BLANK,
@@ -53,7 +70,9 @@ def _sketchpad(name: str) -> gr.Sketchpad:
         fixed_canvas=True,
         image_mode="RGBA",
         type="numpy",
-        brush=gr.Brush(default_size=4, colors=["#ffffff"], color_mode="fixed"),
+        # Quick, Draw!'s stroke, 1.5 bitmap pixels: a line drawn over a test doodle inks a whole
+        # pixel wherever it falls, as the canvas shows it
+        brush=gr.Brush(default_size=14, colors=["#ffffff"], color_mode="fixed"),
         layers=False,
         transforms=(),
         height=CANVAS + 120,
@@ -66,24 +85,30 @@ def _picture_input(label: str, elem_id: str, index: int) -> tuple[gr.Image, gr.N
     with gr.Column():
         picture = upload(label=label, elem_id=elem_id)
         with gr.Row():
-            number = gr.Number(index, precision=0, label="test image #", minimum=0)
+            number = unbounded(gr.Number(index, precision=0, label="test image #"))
             fill = gr.Button("Use a test image", elem_id=f"{elem_id}-fill")
     return picture, number, fill
 
 
-def _gallery(label: str, elem_id: str, columns: int, height: int | str = "auto") -> gr.Gallery:
+def _gallery(label: str, elem_id: str) -> gr.Gallery:
     """Pictures side by side, whole (never cropped to squares: a reconstruction pair is wide), and
-    downloaded as PNG (file paths, the morphs' GIFs, stay as they are)."""
-    return gr.Gallery(label=label, elem_id=elem_id, columns=columns, height=height, object_fit="contain", format="png")
+    downloaded as PNG (file paths, the morphs' GIFs, stay as they are). Its height follows its
+    pictures: in a fixed-height box a single picture's square cell was scrolled past, blank."""
+    columns = GALLERY_COLUMNS[elem_id]
+    return gr.Gallery(label=label, elem_id=elem_id, columns=columns, height="auto", object_fit="contain", format="png")
 
 
-def _choice(choices: list[str], preferred: str | None = None) -> str | None:
-    return preferred if preferred in choices else (choices[0] if choices else None)
+def _choice(choices: list[str], *preferred: str | None) -> str | None:
+    return next((p for p in preferred if p in choices), choices[0] if choices else None)
+
+
+DOODLES = ("quickdraw", "quickdraw_mini")  # the data sets a doodle tab opens on, when trained
 
 
 def build_page(studio: Studio) -> gr.Blocks:
-    """The page: a header with the runs, one tab per function below, and 'Refresh runs', which
-    updates every tab's choices."""
+    """The page: a header with the runs, one tab per function below. Every page load (and 'Refresh
+    runs') scans ``runs_dir`` again and updates every tab's choices and notes, keeping a choice
+    that still exists: a reload never shows the runs as they were when the server started."""
     cat = studio.catalogue
     with gr.Blocks(title="genzoo studio") as page:
         gr.Markdown(
@@ -92,28 +117,44 @@ def build_page(studio: Studio) -> gr.Blocks:
         )
         with gr.Row():
             refresh = gr.Button("Refresh runs", scale=0, elem_id="refresh")
-            listing = gr.Markdown(_listing(studio), elem_id="listing")
+            listing = gr.Markdown(elem_id="listing")
         with gr.Tabs():
-            pickers = [
-                _dance_tab(studio),
-                _samples_tab(studio),
-                _style_tab(studio),
-                _colourise_tab(studio),
-                _compare_tab(studio),
-            ]
+            dance, dance_note = _dance_tab(studio)
+            samples, samples_note = _samples_tab(studio)
+            style, style_note = _style_tab(studio)
+            colour, colour_note = _colourise_tab(studio)
+            report = _compare_tab(studio)
+        pickers = [dance, samples, style, colour, report]
 
-        def refreshed():
+        def refreshed(*chosen: str | None):
             cat.refresh()
+            choices = [
+                cat.data_sets("encode"),
+                cat.data_sets("sample"),
+                cat.keys("style_mix"),
+                cat.keys("colourise"),
+                list(studio.reports()),
+            ]
+            preferred = [
+                DOODLES,
+                DOODLES,
+                (),
+                cat.keys("transfer")[-1:],
+                ("quickdraw (generate)", "quickdraw_mini (generate)"),
+            ]
+            values = [_choice(c, now, *p) for c, now, p in zip(choices, chosen, preferred, strict=True)]
             return (
                 _listing(studio),
-                gr.update(choices=cat.data_sets("encode")),
-                gr.update(choices=cat.data_sets("sample")),
-                gr.update(choices=cat.keys("style_mix")),
-                gr.update(choices=cat.keys("colourise")),
-                gr.update(choices=list(studio.reports())),
+                *(gr.update(choices=c, value=v) for c, v in zip(choices, values, strict=True)),
+                studio.note("encode", values[0]),
+                studio.note("sample", values[1]),
+                studio.note("style_mix"),
+                studio.note("colourise"),
             )
 
-        refresh.click(refreshed, None, [listing, *pickers])
+        outputs = [listing, *pickers, dance_note, samples_note, style_note, colour_note]
+        refresh.click(refreshed, pickers, outputs)
+        page.load(refreshed, pickers, outputs)
     return page
 
 
@@ -122,42 +163,49 @@ def _doodle_column(name: str, index: int) -> tuple[gr.Sketchpad, gr.Number, gr.B
     with gr.Column():
         canvas = _sketchpad(name)
         with gr.Row():
-            number = gr.Number(index, precision=0, label="test doodle #", minimum=0)
+            number = unbounded(gr.Number(index, precision=0, label="test doodle #"))
             fill = gr.Button("Use a test doodle", elem_id=f"fill-{name.lower()}")
     return canvas, number, fill
 
 
-def _dance_tab(studio: Studio) -> gr.Dropdown:
+def _picker(choices: list[str], value: str | None, label: str, elem_id: str) -> gr.Dropdown:
+    """A dropdown of data sets, runs or reports; a value it sends back is looked up, never opened,
+    and one that vanished since the page loaded gets the action's message (hence custom values)."""
+    return gr.Dropdown(choices, value=value, label=label, elem_id=elem_id, allow_custom_value=True)
+
+
+def _dance_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
     """1. Draw two doodles (or take test ones); every encoder reconstructs them and morphs A into B."""
     with gr.Tab("Draw and dance", id="dance"):
         encode_sets = studio.catalogue.data_sets("encode")
-        data = gr.Dropdown(encode_sets, value=_choice(encode_sets, "quickdraw"), label="data set")
+        data = _picker(encode_sets, _choice(encode_sets, *DOODLES), "data set", "dance-data")
+        note = gr.Markdown(elem_id="dance-note")
         test_a, test_b = gr.State(None), gr.State(None)  # the test index on a canvas, until drawn over
         with gr.Row():
             canvas_a, index_a, fill_a = _doodle_column("A", 0)
             canvas_b, index_b, fill_b = _doodle_column("B", 1)
         with gr.Row():
             mode = gr.Radio(["slerp", "linear"], value="slerp", label="interpolation")
-            frames = gr.Slider(4, 64, value=16, step=1, label="frames")
-            fps = gr.Slider(2, 30, value=12, step=1, label="frames per second")
+            frames = unbounded(gr.Slider(4, 64, value=16, step=1, label="frames"))
+            fps = unbounded(gr.Slider(2, 30, value=12, step=1, label="frames per second"))
             pingpong = gr.Checkbox(True, label="ping-pong loop (the doodle dances)")
         go = gr.Button("Reconstruct and morph", variant="primary", elem_id="dance-go")
         inputs = gr.Image(format="png", label="A | B as the models see them", elem_id="dance-inputs", height=160)
         message = gr.Markdown(elem_id="dance-message")
-        recons = _gallery("reconstructions (A | B)", "dance-recons", columns=4, height=300)
+        recons = _gallery("reconstructions (A | B)", "dance-recons")
         morph_message = gr.Markdown(elem_id="morph-message")
-        morphs = _gallery("morphs A -> B", "dance-morphs", columns=4, height=330)
+        morphs = _gallery("morphs A -> B", "dance-morphs")
 
         def fill(data: str, index: Any):
-            value, said = studio.test_doodle(data, index or 0)
-            return (value if value is not None else gr.update()), (None if value is None else index), said
+            value, said = studio.test_doodle(data, index)
+            return (value if value is not None else gr.update()), (None if value is None else int(index)), said
 
         def reconstruct(data, a, b, ta, tb):
             out = studio.reconstruct(data, a, b, ta, tb)
             return out.inputs, out.pictures, out.message
 
         def morph(data, a, b, ta, tb, n, m, loop, rate):
-            out = studio.morph(data, a, b, ta, tb, int(n), m, bool(loop), int(rate))
+            out = studio.morph(data, a, b, ta, tb, n, m, bool(loop), rate)
             return out.pictures, out.message
 
         fill_a.click(fill, [data, index_a], [canvas_a, test_a, message])
@@ -165,40 +213,49 @@ def _dance_tab(studio: Studio) -> gr.Dropdown:
         canvas_a.clear(lambda: None, None, test_a)
         canvas_b.clear(lambda: None, None, test_b)
         data.change(lambda: (None, None), None, [test_a, test_b])  # test indices of the old data
+        data.change(lambda d: studio.note("encode", d), data, note)
         pair = [data, canvas_a, canvas_b, test_a, test_b]
-        go.click(reconstruct, pair, [inputs, recons, message]).then(
-            morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message]
-        )
-    return data
+        go.click(lambda d: studio.working("encode", d), data, message, queue=False).then(
+            reconstruct, pair, [inputs, recons, message]
+        ).then(morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message])
+    return data, note
 
 
-def _samples_tab(studio: Studio) -> gr.Dropdown:
+def _samples_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
     """2. Every model's samples from one seed, each control going to the models that take it."""
     with gr.Tab("Samples", id="samples"):
         sample_sets = studio.catalogue.data_sets("sample")
-        data = gr.Dropdown(sample_sets, value=_choice(sample_sets, "quickdraw"), label="data set")
+        data = _picker(sample_sets, _choice(sample_sets, *DOODLES), "data set", "samples-data")
+        note = gr.Markdown(elem_id="samples-note")
         with gr.Row():
-            n = gr.Slider(4, 64, value=16, step=4, label="samples per model")
-            seed = gr.Number(0, precision=0, label="seed")
+            n = unbounded(gr.Slider(4, 64, value=16, step=4, label="samples per model"))
+            seed = unbounded(gr.Number(0, precision=0, label="seed", elem_id="samples-seed"))
             temperature = gr.Slider(0.05, 1.5, value=0.7, step=0.05, label="temperature (flows)")
             truncation = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="truncation psi (ALAE)")
-            label = gr.Number(-1, precision=0, label="class (conditional models; -1: each in turn)")
+            label = unbounded(gr.Number(-1, precision=0, label="class (conditional models; -1: each in turn)"))
         go = gr.Button("Draw samples", variant="primary", elem_id="samples-go")
         message = gr.Markdown(elem_id="samples-message")
-        gallery = _gallery("samples, one grid per model", "samples-gallery", columns=5, height=330)
-        go.click(studio.samples, [data, n, seed, temperature, truncation, label], [gallery, message])
-    return data
+        gallery = _gallery("samples, one grid per model", "samples-gallery")
+
+        def samples(*args):
+            pictures, said = studio.samples(*args)
+            return pictures, said
+
+        data.change(lambda d: studio.note("sample", d), data, note)
+        go.click(lambda d: studio.working("sample", d), data, message, queue=False).then(
+            samples, [data, n, seed, temperature, truncation, label], [gallery, message]
+        )
+    return data, note
 
 
-def _style_tab(studio: Studio) -> gr.Dropdown:
+def _style_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
     """3. A style-based model's source style put on a destination at chosen layers."""
     with gr.Tab("Style mixing", id="style"):
         mixers = studio.catalogue.keys("style_mix")
         first = _choice(mixers)
         choices, presets, note = studio.style_layers(first) if first else ([], {}, "")
-        run = gr.Dropdown(mixers, value=first, label="run (a style-based model: ALAE)")
-        if not mixers:
-            gr.Markdown("No style-based run yet: `python train.py model=alae data=quickdraw` (or catfaces64).")
+        run = _picker(mixers, first, "run (a style-based model: ALAE)", "style-run")
+        note = gr.Markdown(elem_id="style-note")
         preset_state = gr.State(presets)
         with gr.Row():
             source, source_index, source_fill = _picture_input("source (gives the style)", "style-source", 0)
@@ -227,24 +284,19 @@ def _style_tab(studio: Studio) -> gr.Dropdown:
             button.click(lambda p, name=name: p.get(name, []), preset_state, layers)
         source_fill.click(studio.test_picture, [run, source_index], [source, message])
         destination_fill.click(studio.test_picture, [run, destination_index], [destination, message])
-        go.click(studio.style_mix, [run, source, destination, layers], [source_rec, destination_rec, mixed, message])
-    return run
+        go.click(lambda r: studio.working("style_mix", r), run, message, queue=False).then(
+            studio.style_mix, [run, source, destination, layers], [source_rec, destination_rec, mixed, message]
+        )
+    return run, note
 
 
-def _colourise_tab(studio: Studio) -> gr.Dropdown:
+def _colourise_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
     """4. A photo made grey and coloured n ways; with a cINN, a reference photo's colours transferred."""
     with gr.Tab("Colourise", id="colourise"):
         colourisers, cinns = studio.catalogue.keys("colourise"), studio.catalogue.keys("transfer")
-        run = gr.Dropdown(
-            colourisers,
-            value=_choice(colourisers, cinns[-1] if cinns else None),
-            label="run (a colouriser: cinn or colour_regression)",
-        )
-        if not colourisers:
-            gr.Markdown(
-                "No colouriser trained yet: `python train.py model=cinn data=flowers64` "
-                "(and `model=colour_regression` for the baseline)."
-            )
+        first = _choice(colourisers, cinns[-1] if cinns else None)
+        run = _picker(colourisers, first, "run (a colouriser: cinn or colour_regression)", "colour-run")
+        note = gr.Markdown(elem_id="colour-note")
         seed = gr.State(0)
         with gr.Row():
             photo, photo_index, photo_fill = _picture_input("photo to colour", "colour-photo", 0)
@@ -261,24 +313,34 @@ def _colourise_tab(studio: Studio) -> gr.Dropdown:
             transferred = gr.Image(
                 format="png", label="reference | its colours on the photo", height=200, elem_id="colour-transfer"
             )
-        colourings = _gallery("8 colourings", "colour-gallery", columns=8, height=220)
+        colourings = _gallery("8 colourings", "colour-gallery")
         photo_fill.click(studio.test_picture, [run, photo_index], [photo, message])
         reference_fill.click(studio.test_picture, [run, reference_index], [reference, message])
         inputs, outputs = [run, photo, temperature, seed, reference], [grey, colourings, transferred, message]
-        go.click(studio.colourise, inputs, outputs)
-        more.click(lambda s: int(s) + 1, seed, seed).then(studio.colourise, inputs, outputs)
-    return run
+
+        def colourise(*args):
+            grey_, colourings_, transferred_, said = studio.colourise(*args)
+            return grey_, colourings_, transferred_, said
+
+        go.click(lambda r: studio.working("colourise", r), run, message, queue=False).then(colourise, inputs, outputs)
+        more.click(lambda s: int(s) + 1, seed, seed).then(colourise, inputs, outputs)
+    return run, note
 
 
 def _compare_tab(studio: Studio) -> gr.Dropdown:
     """5. The newest compare.py report of a data set: its table, images and files."""
     with gr.Tab("Compare", id="compare"):
         labels = list(studio.reports())
-        pick = gr.Dropdown(labels, value=_choice(labels, "quickdraw (generate)"), label="newest compare.py report of")
+        pick = _picker(
+            labels,
+            _choice(labels, "quickdraw (generate)", "quickdraw_mini (generate)"),
+            "newest compare.py report of",
+            "compare-pick",
+        )
         go = gr.Button("Show report", variant="primary", elem_id="compare-go")
         message = gr.Markdown(elem_id="compare-message")
-        images = _gallery("the report's images", "compare-images", columns=3)
-        files = gr.File(label="the report's files", file_count="multiple")
+        images = _gallery("the report's images", "compare-images")
+        files = gr.File(label="the report's files", file_count="multiple", interactive=False)  # to download, not remove
         table = gr.Markdown(elem_id="compare-table")
         go.click(studio.report, pick, [table, images, files, message])
     return pick
@@ -287,7 +349,10 @@ def _compare_tab(studio: Studio) -> gr.Dropdown:
 def _listing(studio: Studio) -> str:
     entries = list(studio.catalogue.entries.values())
     if not entries:
-        return f"No finished run under `{studio.catalogue.runs_dir}` yet: `python train.py model=vae data=quickdraw`."
+        return (
+            f"No finished run under `{studio.catalogue.runs_dir}` yet. Train one (`python train.py model=vae`: "
+            "a VAE on the Quick, Draw! doodles inside genzoo, a few minutes on a laptop), then reload this page."
+        )
     by_data: dict[str, list[str]] = {}
     for entry in sorted(entries, key=lambda e: (e.model, e.key)):
         by_data.setdefault(entry.data, []).append(

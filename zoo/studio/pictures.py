@@ -127,6 +127,26 @@ def canvas_picture(value: dict[str, Any] | None, info: DataInfo, name: str) -> t
     return fit_picture(picture, info.image_size, info.channels).float().unsqueeze(0) / 255
 
 
+def on_test_image(value: dict[str, Any] | None, image: torch.Tensor) -> torch.Tensor:
+    """A canvas showing a test image (C, S, S) with strokes drawn over it, as the models see it:
+    the canvas the user sees, brought back to S x S by averaging each image pixel's block of canvas
+    pixels (the inverse of the nearest-neighbour enlargement that put the image there). Untouched
+    pixels are the test image exactly; a stroke is the ink it covers of each pixel. Returns (1, C, S, S)."""
+    rgb = composite(value)
+    if rgb is None:
+        return image[None]
+    side, size = rgb.shape[0], image.shape[-1]
+    source = nearest_source(side, size)
+    blocks = np.zeros((size, side))
+    blocks[source, np.arange(side)] = 1.0
+    blocks /= blocks.sum(axis=1, keepdims=True)  # (S, side): row i averages the canvas pixels of pixel i
+    small = np.einsum("is,stc,jt->cij", blocks, rgb, blocks)  # (3, S, S)
+    picture = torch.from_numpy(small).float()
+    if image.shape[0] == 1:
+        picture = picture.mean(dim=0, keepdim=True)
+    return ((picture.clamp(0, 1) * 255).round() / 255)[None]  # 8-bit, as a test image is
+
+
 @dataclass(frozen=True)
 class Unreadable:
     """An upload the page's image component could not decode, passed on so that the action says so."""
@@ -157,7 +177,14 @@ def read_upload(path: str | Path | Unreadable | None, info: DataInfo, what: str)
         raise ZooError(f"the {what} is not a picture the studio can read (png, jpg, webp): {e}") from None
 
 
+def nearest_source(side: int, size: int) -> np.ndarray:
+    """For each of ``side`` canvas pixels, the image pixel (of ``size``) it shows when enlarged."""
+    return (np.arange(side) * size) // side
+
+
 def to_canvas(image: torch.Tensor, side: int) -> np.ndarray:
-    """One image (C, H, W) in [0, 1] as a canvas background (side, side, 3) uint8."""
-    picture = to_image(image[None], scale=1).convert("RGB").resize((side, side), Image.NEAREST)
-    return np.asarray(picture)
+    """One image (C, H, W) in [0, 1] as a canvas background (side, side, 3) uint8, each pixel a
+    block of canvas pixels (``nearest_source``)."""
+    pixels = np.asarray(to_image(image[None], scale=1).convert("RGB"))  # (H, W, 3)
+    source = nearest_source(side, pixels.shape[0])
+    return np.ascontiguousarray(pixels[source][:, source])

@@ -1,0 +1,196 @@
+"""The studio in a real browser as people use it (Debian's headless Chromium): every page load
+sees the runs as they are, strokes drawn over a test doodle reach the models as drawn, a huge
+greyscale upload is refused before anything decodes it, an empty runs folder shows no "None"
+anywhere, one model's answers are shown at a usable size, and SIGTERM removes the uploads."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFile
+
+from tests.helpers import ROOT
+from tests.studio import browser as b
+from tests.studio.test_as_people_use_it import copied
+
+WHY = b.missing_browser()
+if WHY is not None and os.environ.get("CI"):  # .ci/run installs Chromium, so CI always runs this
+    raise RuntimeError(f"CI must run the browser test: {WHY}")
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no browser test here: {WHY}")
+
+
+@pytest.fixture(scope="module")
+def driver():
+    chromium = b.chromium()
+    yield chromium
+    chromium.quit()
+
+
+@pytest.fixture
+def serve_runs():
+    """``serve_runs(runs)``: the studio on ``runs`` in this process, on a free port; its URL."""
+    from bench.studio import free_port
+    from zoo.studio.__main__ import StudioOptions, serve
+
+    pages = []
+
+    def start(runs: Path) -> str:
+        blocks, url = serve(StudioOptions(runs_dir=str(runs), port=free_port()), block=False)
+        pages.append(blocks)
+        return url
+
+    yield start
+    for page in pages:
+        page.close()
+
+
+def shown(driver, elem_id: str) -> np.ndarray:
+    """The picture an image component shows, as the browser fetched it: (H, W) grey."""
+    src = b.wait_for(lambda: b.css(driver, f"#{elem_id} img")[0].get_attribute("src"), what=f"#{elem_id}'s picture")
+    with urllib.request.urlopen(src) as response:
+        return np.asarray(Image.open(io.BytesIO(response.read())).convert("L"))
+
+
+def assert_whole_and_visible(driver, gallery: str) -> None:
+    """The gallery's first picture lies inside the gallery's box (not scrolled out of it) at a
+    size one can look at: one model's answer used to be a page-wide square cell, its picture
+    below the box's fold, the box looking blank."""
+    b.wait_for(lambda: b.css(driver, f"#{gallery} img"), what=f"a picture in #{gallery}")
+    box, picture = driver.execute_script(
+        "const r = e => { const b = e.getBoundingClientRect(); return [b.top, b.bottom, b.width]; };"
+        f"const g = document.getElementById('{gallery}');"
+        "return [r(g), r(g.querySelector('img'))];"
+    )
+    assert box[0] <= picture[0] and picture[1] <= box[1], (gallery, box, picture)
+    assert 150 <= picture[2] <= box[2] / 2, (gallery, box, picture)
+
+
+def test_a_reload_sees_the_runs_as_they_are_and_one_model_fills_its_row(driver, serve_runs, trained_runs, tmp_path):
+    runs = tmp_path / "runs"
+    copied(trained_runs, runs, "vae")
+    driver.get(serve_runs(runs))
+    assert "vae (" in b.wait_for(lambda: b.text(driver, "listing"), what="the list of runs")
+    b.open_tab(driver, "Samples")
+    _, said = b.timed_click(driver, "samples-go", "samples-message")
+    assert "**vae**" in said or "vae (" in said, said
+    assert_whole_and_visible(driver, "samples-gallery")
+
+    shutil.rmtree(runs / "vae-quickdraw")  # the vae is deleted, an alpha-GAN finishes: then a reload
+    copied(trained_runs, runs, "alpha_gan")
+    driver.refresh()
+    listing = b.wait_for(lambda: (t := b.text(driver, "listing")) and "alpha_gan" in t and t, what="the new run")
+    assert "vae" not in listing, listing
+    b.open_tab(driver, "Samples")
+    _, said = b.timed_click(driver, "samples-go", "samples-message")
+    assert "alpha_gan" in said and "vae" not in said and "None" not in said, said
+    assert "alpha_gan" in b.text(driver, "samples-note")
+
+
+def test_strokes_drawn_over_a_test_doodle_are_what_the_models_get(driver, serve_runs, trained_runs, tmp_path):
+    runs = tmp_path / "runs"
+    copied(trained_runs, runs, "vae")
+    driver.get(serve_runs(runs))
+    b.wait_for(lambda: b.css(driver, "#canvas-a canvas"), what="the sketchpads")
+    for fill in ("fill-a", "fill-b"):
+        assert "on the canvas" in b.timed_click(driver, fill, "dance-message")[1]
+    time.sleep(1)  # the canvas takes its new background
+    b.draw(driver, "canvas-a", [[(-0.8, 0.5), (0.8, 0.5)]])  # one line across the lower half
+    morphs = b.answer_number(b.text(driver, "morph-message"))
+    _, said = b.timed_click(driver, "dance-go", "dance-message")
+    assert "vae (" in said, said
+    b.answer(driver, "morph-message", morphs)
+    for gallery in ("dance-recons", "dance-morphs"):  # one model's pictures, whole
+        assert_whole_and_visible(driver, gallery)
+    seen = shown(driver, "dance-inputs")[2:130, 2:130][::4, ::4].astype(np.float32) / 255  # A, (32, 32)
+    from zoo.trained import load_trained
+
+    test = load_trained(next((runs / "vae-quickdraw").iterdir())).data.test
+    doodle = test.batch(torch.tensor([0]))[0][0, 0].numpy()
+    rows = np.nonzero((seen - doodle).max(axis=1) > 0.5)[0]
+    # the line, one band of 1-3 pixel rows in the lower half, inked across most of the width...
+    assert 1 <= len(rows) <= 3 and rows.min() > 16 and np.ptp(rows) == len(rows) - 1, rows
+    assert (seen[rows].max(axis=0) > 0.5).sum() > 16
+    kept = np.ones_like(doodle, dtype=bool)
+    kept[rows.min() - 1 : rows.max() + 2] = False
+    assert np.abs(seen - doodle)[kept].max() < 1e-6  # ...and the test doodle everywhere else
+    b.screenshot(driver, Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path)) / "studio-drawn-over-test-doodle.png")
+
+
+def test_an_empty_runs_folder_says_what_to_train_and_never_none(driver, serve_runs, tmp_path):
+    (tmp_path / "runs").mkdir()
+    driver.get(serve_runs(tmp_path / "runs"))
+    assert "No finished run" in b.wait_for(lambda: b.text(driver, "listing"), what="the listing")
+    said = [b.text(driver, "dance-note"), b.timed_click(driver, "dance-go", "dance-message")[1]]
+    said.append(b.timed_click(driver, "fill-a", "dance-message")[1])
+    for tab, button, message in [
+        ("Samples", "samples-go", "samples-message"),
+        ("Style mixing", "style-go", "style-message"),
+        ("Colourise", "colour-go", "colour-message"),
+        ("Compare", "compare-go", "compare-message"),
+    ]:
+        b.open_tab(driver, tab)
+        said.append(b.timed_click(driver, button, message)[1])
+        assert "None" not in driver.find_element("tag name", "body").text, tab
+    for message in said:
+        assert "train" in message or "compare.py" in message, message
+    b.screenshot(driver, Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path)) / "studio-no-runs.png")
+
+
+def test_a_huge_greyscale_upload_is_refused_before_anything_decodes_it(
+    driver, serve_runs, studio_runs, tmp_path, monkeypatch
+):
+    huge = tmp_path / "scan.png"
+    Image.new("L", (12000, 12000)).save(huge)  # 144 megapixels, 140 kB
+    decoded = []
+    original = ImageFile.ImageFile.load
+
+    def load(image):
+        decoded.append(image.size)
+        return original(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)  # the server runs in this process
+    driver.get(serve_runs(studio_runs))
+    b.open_tab(driver, "Colourise")
+    b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(huge))
+    b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
+    _, said = b.timed_click(driver, "colour-go", "colour-message")
+    assert "12000x12000 pixels, more than the studio reads" in said, said
+    assert (12000, 12000) not in decoded, "the upload was decoded on the server"
+
+
+def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, studio_runs, tmp_path):
+    from bench.studio import free_port
+
+    temp, port = tmp_path / "tmp", free_port()
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_ANALYTICS_ENABLED": "False"}
+    command = [sys.executable, "-m", "zoo.studio", f"runs_dir={studio_runs}", f"port={port}"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        b.wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, 90, "the studio to start")
+        driver.get(url)
+        b.open_tab(driver, "Colourise")
+        photo = tmp_path / "holiday.png"
+        Image.new("RGB", (64, 48), (200, 120, 40)).save(photo)
+        b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(photo))
+        b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
+        [scratch] = temp.glob("genzoo-studio-*")
+        b.wait_for(lambda: list(scratch.rglob("holiday.png")), 30, "the upload in the studio's folder")
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert not scratch.exists(), f"SIGTERM left {scratch} behind:\n{output}"
+    assert "Traceback" not in output, output
