@@ -194,3 +194,25 @@ def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, studio_ru
         server.kill()
     assert not scratch.exists(), f"SIGTERM left {scratch} behind:\n{output}"
     assert "Traceback" not in output, output
+
+
+def test_a_slow_first_answer_says_which_run_it_is_loading(driver, serve_runs, studio_runs, monkeypatch):
+    """A first colourisation once took 20 s with no sign of life: now the picture it will fill
+    names the run being loaded until the answer comes."""
+    from zoo.studio import catalogue
+
+    load = catalogue.load_trained
+
+    def slow(*args, **kwargs):  # a big checkpoint on a slow disk
+        time.sleep(3)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(catalogue, "load_trained", slow)
+    driver.get(serve_runs(studio_runs))
+    b.open_tab(driver, "Colourise")
+    before = b.answer_number(b.text(driver, "colour-message"))
+    b.click(driver, "colour-photo-fill")
+    body = lambda: driver.find_element("tag name", "body").text  # noqa: E731
+    said = b.wait_for(lambda: next((line for line in body().splitlines() if "loading cinn-" in line), None), 10)
+    assert "first use" in said, said
+    assert "test image 0" in b.answer(driver, "colour-message", before)

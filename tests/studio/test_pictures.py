@@ -99,3 +99,19 @@ def test_uploads_are_resized_and_cropped_and_bad_ones_get_one_message(tmp_path, 
     monkeypatch.setattr(pictures, "MAX_PIXELS", 40_000_000)
     monkeypatch.setattr(pictures, "MAX_SIDE", 50)  # a huge picture is downscaled first, still model-sized
     assert read_upload(wide, COLOUR, "photo").shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize("radius", [-15, -6, -1, 1, 4, 15])
+def test_thickening_and_thinning_strokes_is_a_disc_whatever_its_radius(radius):
+    """The distance transform gives what a disc (x^2 + y^2 <= r^2 + 1/2) slid over the drawing
+    gives, the image's border counting as background; it costs the same at any radius."""
+    from zoo.studio.pictures import _morph
+
+    torch.manual_seed(0)
+    mask = (torch.nn.functional.avg_pool2d(torch.rand(1, 1, 120, 120), 5, 1, 2) > 0.55).float()
+    r = abs(radius)
+    grid = torch.arange(-r, r + 1, dtype=torch.float32)
+    disc = ((grid[:, None] ** 2 + grid[None, :] ** 2) <= r**2 + 0.5).float()[None, None]
+    hits = torch.nn.functional.conv2d(mask, disc, padding=r)
+    expected = (hits > 0).float() if radius > 0 else (hits >= disc.sum() - 0.5).float()
+    assert 0 < mask.mean() < 1 and torch.equal(_morph(mask, radius), expected)

@@ -113,6 +113,7 @@ class Catalogue:
         with self._lock:
             self.entries = entries
             self._failed.clear()  # a fixed run gets another chance
+            self._loaded = {k: v for k, v in self._loaded.items() if k in entries}  # memory of deleted runs
 
     # -- what the page lists --------------------------------------------------------------------
     def data_sets(self, need: str = "any") -> list[str]:

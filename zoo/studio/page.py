@@ -70,13 +70,23 @@ def _sketchpad(name: str) -> gr.Sketchpad:
         fixed_canvas=True,
         image_mode="RGBA",
         type="numpy",
-        # Quick, Draw!'s stroke, 1.5 bitmap pixels: a line drawn over a test doodle inks a whole
-        # pixel wherever it falls, as the canvas shows it
-        brush=gr.Brush(default_size=14, colors=["#ffffff"], color_mode="fixed"),
+        # size 6 draws lines 12 canvas pixels wide (measured in Chromium): 1.4 pixels of a 32-pixel
+        # test doodle, near Quick, Draw!'s 1.5, so a line drawn over one inks whole pixels
+        brush=gr.Brush(default_size=6, colors=["#ffffff"], color_mode="fixed"),
         layers=False,
         transforms=(),
         height=CANVAS + 120,
     )
+
+
+def test_picture(studio: Studio, need: str):
+    """The "Use a test image" action, saying over the picture which run loads first."""
+
+    def fill(key: str | None, index: Any, progress=gr.Progress()):  # noqa: B008
+        loading(studio, progress, need, key)
+        return studio.test_picture(key, index)
+
+    return fill
 
 
 def _picture_input(label: str, elem_id: str, index: int) -> tuple[gr.Image, gr.Number, gr.Button]:
@@ -100,6 +110,15 @@ def _gallery(label: str, elem_id: str) -> gr.Gallery:
 
 def _choice(choices: list[str], *preferred: str | None) -> str | None:
     return next((p for p in preferred if p in choices), choices[0] if choices else None)
+
+
+def loading(studio: Studio, progress: gr.Progress, need: str, choice: str | None) -> None:
+    """Say over the answer's pictures which runs load first (seconds each, the first time): a
+    first answer is not silent. Gradio's progress costs no extra round trip, as a separate
+    message event before the action would (about a second per click, measured)."""
+    said = studio.working(need, choice)
+    if "loading" in said:
+        progress(0, desc=said.strip("_").removeprefix("working: "))
 
 
 DOODLES = ("quickdraw", "quickdraw_mini")  # the data sets a doodle tab opens on, when trained
@@ -196,11 +215,13 @@ def _dance_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
         morph_message = gr.Markdown(elem_id="morph-message")
         morphs = _gallery("morphs A -> B", "dance-morphs")
 
-        def fill(data: str, index: Any):
+        def fill(data: str, index: Any, progress=gr.Progress()):  # noqa: B008
+            loading(studio, progress, "encode", data)
             value, said = studio.test_doodle(data, index)
             return (value if value is not None else gr.update()), (None if value is None else int(index)), said
 
-        def reconstruct(data, a, b, ta, tb):
+        def reconstruct(data, a, b, ta, tb, progress=gr.Progress()):  # noqa: B008 (Gradio's way)
+            loading(studio, progress, "encode", data)
             out = studio.reconstruct(data, a, b, ta, tb)
             return out.inputs, out.pictures, out.message
 
@@ -215,9 +236,9 @@ def _dance_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
         data.change(lambda: (None, None), None, [test_a, test_b])  # test indices of the old data
         data.change(lambda d: studio.note("encode", d), data, note)
         pair = [data, canvas_a, canvas_b, test_a, test_b]
-        go.click(lambda d: studio.working("encode", d), data, message, queue=False).then(
-            reconstruct, pair, [inputs, recons, message]
-        ).then(morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message])
+        go.click(reconstruct, pair, [inputs, recons, message]).then(
+            morph, [*pair, frames, mode, pingpong, fps], [morphs, morph_message]
+        )
     return data, note
 
 
@@ -237,14 +258,12 @@ def _samples_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
         message = gr.Markdown(elem_id="samples-message")
         gallery = _gallery("samples, one grid per model", "samples-gallery")
 
-        def samples(*args):
-            pictures, said = studio.samples(*args)
-            return pictures, said
+        def samples(data, n, seed, temperature, truncation, label, progress=gr.Progress()):  # noqa: B008
+            loading(studio, progress, "sample", data)
+            return studio.samples(data, n, seed, temperature, truncation, label)
 
         data.change(lambda d: studio.note("sample", d), data, note)
-        go.click(lambda d: studio.working("sample", d), data, message, queue=False).then(
-            samples, [data, n, seed, temperature, truncation, label], [gallery, message]
-        )
+        go.click(samples, [data, n, seed, temperature, truncation, label], [gallery, message])
     return data, note
 
 
@@ -282,11 +301,14 @@ def _style_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
         run.change(new_run, run, [layers, preset_state])
         for name, button in buttons.items():
             button.click(lambda p, name=name: p.get(name, []), preset_state, layers)
-        source_fill.click(studio.test_picture, [run, source_index], [source, message])
-        destination_fill.click(studio.test_picture, [run, destination_index], [destination, message])
-        go.click(lambda r: studio.working("style_mix", r), run, message, queue=False).then(
-            studio.style_mix, [run, source, destination, layers], [source_rec, destination_rec, mixed, message]
-        )
+        source_fill.click(test_picture(studio, "style_mix"), [run, source_index], [source, message])
+        destination_fill.click(test_picture(studio, "style_mix"), [run, destination_index], [destination, message])
+
+        def style_mix(key, src, dst, chosen, progress=gr.Progress()):  # noqa: B008
+            loading(studio, progress, "style_mix", key)
+            return studio.style_mix(key, src, dst, chosen)
+
+        go.click(style_mix, [run, source, destination, layers], [source_rec, destination_rec, mixed, message])
     return run, note
 
 
@@ -314,15 +336,15 @@ def _colourise_tab(studio: Studio) -> tuple[gr.Dropdown, gr.Markdown]:
                 format="png", label="reference | its colours on the photo", height=200, elem_id="colour-transfer"
             )
         colourings = _gallery("8 colourings", "colour-gallery")
-        photo_fill.click(studio.test_picture, [run, photo_index], [photo, message])
-        reference_fill.click(studio.test_picture, [run, reference_index], [reference, message])
+        photo_fill.click(test_picture(studio, "colourise"), [run, photo_index], [photo, message])
+        reference_fill.click(test_picture(studio, "colourise"), [run, reference_index], [reference, message])
         inputs, outputs = [run, photo, temperature, seed, reference], [grey, colourings, transferred, message]
 
-        def colourise(*args):
-            grey_, colourings_, transferred_, said = studio.colourise(*args)
-            return grey_, colourings_, transferred_, said
+        def colourise(key, picture, temperature, seed, reference, progress=gr.Progress()):  # noqa: B008
+            loading(studio, progress, "colourise", key)
+            return studio.colourise(key, picture, temperature, seed, reference)
 
-        go.click(lambda r: studio.working("colourise", r), run, message, queue=False).then(colourise, inputs, outputs)
+        go.click(colourise, inputs, outputs)
         more.click(lambda s: int(s) + 1, seed, seed).then(colourise, inputs, outputs)
     return run, note
 

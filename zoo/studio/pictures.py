@@ -71,18 +71,19 @@ def drawn_anything(value: dict[str, Any] | None) -> bool:
     return any(_rgba(layer)[..., 3].max() > 0 for layer in layers)
 
 
-def _disc(radius: int) -> torch.Tensor:
-    grid = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    return ((grid[:, None] ** 2 + grid[None, :] ** 2) <= radius**2 + 0.5).float()[None, None]
-
-
 def _morph(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """Dilate (radius > 0) or erode (radius < 0) a binary mask (1, 1, H, W) with a disc."""
+    """Dilate (radius > 0) or erode (radius < 0) a binary mask (1, 1, H, W) with a disc: a pixel
+    within ``radius`` of the ink (dilation) or of the background (erosion), by the Euclidean
+    distance transform, whose cost does not grow with the radius (a thick brush needs a big one)."""
     if radius == 0:
         return mask
-    disc = _disc(abs(radius))
-    hits = F.conv2d(mask, disc, padding=abs(radius))
-    return (hits > 0).float() if radius > 0 else (hits >= disc.sum() - 0.5).float()
+    inside = mask[0, 0].numpy() > 0.5
+    reach = (radius**2 + 0.5) ** 0.5  # the disc: x^2 + y^2 <= r^2 + 1/2
+    if radius > 0:
+        kept = distance_transform_edt(~inside) <= reach
+    else:  # ink stays where no background pixel (beyond the border too) is within the disc
+        kept = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1] > reach
+    return torch.from_numpy(kept).float()[None, None]
 
 
 def doodle(ink: np.ndarray, image_size: int) -> torch.Tensor:
