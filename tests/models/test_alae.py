@@ -168,6 +168,7 @@ def test_style_mixing_ranges_adapt_to_the_number_of_levels():
 def test_only_the_levels_trained_so_far_offer_styles():
     """A run stopped at 8x8 (of 16x16) has four style layers to mix, not six: the 16x16 layers
     never shaped an image, so mixing them would change nothing (identical 8x8 blocks)."""
+    assert alae(16).style_layers == 2 and alae(16).style_preset("coarse") == [0, 1]  # 4x4 only, yet
     model = at_level(alae(16), 1)
     assert model.style_layers == 4 and model.style_preset("fine") == [2, 3]  # 8x8, the last level reached
     assert at_level(model, 2).style_layers == 6 and model.style_preset("fine") == [4, 5]

@@ -153,10 +153,11 @@ def latent_reconstruction_loss(w: torch.Tensor, w_rec: torch.Tensor) -> torch.Te
 # -- style mixing schedules ----------------------------------------------------------------------
 def named_layers(name: str, levels: int) -> list[int]:
     """Style layers (two per level) of a StyleGAN range, adapted to the number of levels:
-    coarse = 4x4 and 8x8, fine = 64x64 and up (at least the last level), middle = the rest."""
+    coarse = 4x4 and 8x8 (at least the first level), fine = 64x64 and up (at least the last
+    level), middle = the rest. A model that has reached only 4x4 has one level, both coarse and fine."""
     resolutions = [4 * 2**i for i in range(levels)]
     fine = [i for i, r in enumerate(resolutions) if r >= 64] or [levels - 1]
-    coarse = [i for i, r in enumerate(resolutions) if r <= 8 and i not in fine]
+    coarse = [i for i, r in enumerate(resolutions) if r <= 8 and i not in fine] or [0]  # 4x4 alone: all three
     middle = [i for i in range(levels) if i not in fine and i not in coarse]
     chosen = {"coarse": coarse, "middle": middle, "fine": fine}.get(name)
     if chosen is None:
