@@ -117,6 +117,22 @@ def test_ddim_inversion_round_trips_closer_as_the_steps_grow(monkeypatch):
     assert errors[200] < 0.02
 
 
+def test_encoding_and_decoding_walk_the_same_timesteps_both_ways_and_clip_nothing():
+    """The round trip's two halves visit one subsequence in opposite orders, stopping short of t = T
+    (the cosine schedule's abar_T is nearly 0: inverting that step amplified a trained network's
+    error, round-trip MSE 0.078 -> 0.009 on quickdraw at 25 steps), and no x_0 estimate is clipped,
+    which the other half could not undo; sampling still starts at t = T and clips."""
+    model = toy()
+    for steps in (4, 25):
+        model.ddim_decode.set_timesteps(steps)
+        model.ddim_inverse.set_timesteps(steps)
+        model.ddim.set_timesteps(steps)
+        assert model.ddim_inverse.timesteps.tolist() == model.ddim_decode.timesteps.flip(0).tolist()
+        assert model.ddim_decode.timesteps[0] < model.T - 1 == model.ddim.timesteps[0]
+    assert not model.ddim_decode.config.clip_sample and not model.ddim_inverse.config.clip_sample
+    assert model.ddim.config.clip_sample
+
+
 def test_a_seed_fixes_the_samples_and_eta_adds_noise():
     model = toy(eta=0.0)
     one = model.sample(3, torch.Generator().manual_seed(1))

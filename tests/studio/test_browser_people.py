@@ -1,7 +1,8 @@
 """The studio in a real browser as people use it (Debian's headless Chromium): every page load
-sees the runs as they are, strokes drawn over a test doodle reach the models as drawn, a huge
-greyscale upload is refused before anything decodes it, an empty runs folder shows no "None"
-anywhere, one model's answers are shown at a usable size, and SIGTERM removes the uploads."""
+sees the runs as they are, strokes drawn over a test doodle reach the models as drawn, a first
+load says so, a huge greyscale upload is refused before anything decodes it, an empty runs folder
+shows no "None" anywhere, one model's answers are shown at a usable size, and SIGTERM removes
+the uploads."""
 
 from __future__ import annotations
 
@@ -76,32 +77,15 @@ def assert_whole_and_visible(driver, gallery: str) -> None:
     assert 150 <= picture[2] <= box[2] / 2, (gallery, box, picture)
 
 
-def test_a_reload_sees_the_runs_as_they_are_and_one_model_fills_its_row(driver, serve_runs, trained_runs, tmp_path):
+def test_one_model_drawn_over_then_a_reload_after_runs_changed(driver, serve_runs, trained_runs, tmp_path, monkeypatch):
+    """With only a VAE trained (the README's first run): a line drawn over a test doodle reaches
+    the model as drawn and its pictures are whole in their galleries. Then the VAE is deleted and an
+    alpha-GAN finishes: a reload lists the runs as they are, and the first click, while the new run
+    loads (slowly here), says which run it is loading."""
     runs = tmp_path / "runs"
     copied(trained_runs, runs, "vae")
     driver.get(serve_runs(runs))
     assert "vae (" in b.wait_for(lambda: b.text(driver, "listing"), what="the list of runs")
-    b.open_tab(driver, "Samples")
-    _, said = b.timed_click(driver, "samples-go", "samples-message")
-    assert "**vae**" in said or "vae (" in said, said
-    assert_whole_and_visible(driver, "samples-gallery")
-
-    shutil.rmtree(runs / "vae-quickdraw")  # the vae is deleted, an alpha-GAN finishes: then a reload
-    copied(trained_runs, runs, "alpha_gan")
-    driver.refresh()
-    listing = b.wait_for(lambda: (t := b.text(driver, "listing")) and "alpha_gan" in t and t, what="the new run")
-    assert "vae" not in listing, listing
-    b.open_tab(driver, "Samples")
-    _, said = b.timed_click(driver, "samples-go", "samples-message")
-    assert "alpha_gan" in said and "vae" not in said and "None" not in said, said
-    assert "alpha_gan" in b.text(driver, "samples-note")
-
-
-def test_strokes_drawn_over_a_test_doodle_are_what_the_models_get(driver, serve_runs, trained_runs, tmp_path):
-    runs = tmp_path / "runs"
-    copied(trained_runs, runs, "vae")
-    driver.get(serve_runs(runs))
-    b.wait_for(lambda: b.css(driver, "#canvas-a canvas"), what="the sketchpads")
     for fill in ("fill-a", "fill-b"):
         assert "on the canvas" in b.timed_click(driver, fill, "dance-message")[1]
     time.sleep(1)  # the canvas takes its new background
@@ -125,6 +109,31 @@ def test_strokes_drawn_over_a_test_doodle_are_what_the_models_get(driver, serve_
     kept[rows.min() - 1 : rows.max() + 2] = False
     assert np.abs(seen - doodle)[kept].max() < 1e-6  # ...and the test doodle everywhere else
     b.screenshot(driver, Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path)) / "studio-drawn-over-test-doodle.png")
+
+    shutil.rmtree(runs / "vae-quickdraw")
+    copied(trained_runs, runs, "alpha_gan")
+    from zoo.studio import catalogue
+
+    load = catalogue.load_trained
+
+    def slow(*args, **kwargs):  # a big checkpoint on a slow disk
+        time.sleep(3)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(catalogue, "load_trained", slow)
+    driver.refresh()
+    listing = b.wait_for(lambda: (t := b.text(driver, "listing")) and "alpha_gan" in t and t, what="the new run")
+    assert "vae" not in listing, listing
+    b.open_tab(driver, "Samples")
+    assert "alpha_gan" in b.text(driver, "samples-note")
+    before = b.answer_number(b.text(driver, "samples-message"))
+    b.click(driver, "samples-go")
+    body = lambda: driver.find_element("tag name", "body").text  # noqa: E731
+    loading = b.wait_for(lambda: next((line for line in body().splitlines() if "loading alpha_gan-" in line), None))
+    assert "first use" in loading, loading
+    said = b.answer(driver, "samples-message", before)
+    assert "alpha_gan" in said and "vae" not in said and "None" not in said, said
+    assert_whole_and_visible(driver, "samples-gallery")
 
 
 def test_an_empty_runs_folder_says_what_to_train_and_never_none(driver, serve_runs, tmp_path):
@@ -169,13 +178,14 @@ def test_a_huge_greyscale_upload_is_refused_before_anything_decodes_it(
     assert (12000, 12000) not in decoded, "the upload was decoded on the server"
 
 
-def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, studio_runs, tmp_path):
+def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, tmp_path):
     from bench.studio import free_port
 
-    temp, port = tmp_path / "tmp", free_port()
+    temp, port, runs = tmp_path / "tmp", free_port(), tmp_path / "runs"
     temp.mkdir()
+    runs.mkdir()
     env = {**os.environ, "TMPDIR": str(temp), "GRADIO_ANALYTICS_ENABLED": "False"}
-    command = [sys.executable, "-m", "zoo.studio", f"runs_dir={studio_runs}", f"port={port}"]
+    command = [sys.executable, "-m", "zoo.studio", f"runs_dir={runs}", f"port={port}"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -194,25 +204,3 @@ def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, studio_ru
         server.kill()
     assert not scratch.exists(), f"SIGTERM left {scratch} behind:\n{output}"
     assert "Traceback" not in output, output
-
-
-def test_a_slow_first_answer_says_which_run_it_is_loading(driver, serve_runs, studio_runs, monkeypatch):
-    """A first colourisation once took 20 s with no sign of life: now the picture it will fill
-    names the run being loaded until the answer comes."""
-    from zoo.studio import catalogue
-
-    load = catalogue.load_trained
-
-    def slow(*args, **kwargs):  # a big checkpoint on a slow disk
-        time.sleep(3)
-        return load(*args, **kwargs)
-
-    monkeypatch.setattr(catalogue, "load_trained", slow)
-    driver.get(serve_runs(studio_runs))
-    b.open_tab(driver, "Colourise")
-    before = b.answer_number(b.text(driver, "colour-message"))
-    b.click(driver, "colour-photo-fill")
-    body = lambda: driver.find_element("tag name", "body").text  # noqa: E731
-    said = b.wait_for(lambda: next((line for line in body().splitlines() if "loading cinn-" in line), None), 10)
-    assert "first use" in said, said
-    assert "test image 0" in b.answer(driver, "colour-message", before)

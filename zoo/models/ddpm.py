@@ -27,10 +27,11 @@ sampler (Algorithm 2) over skipped steps. With a small, briefly trained network 
 cleaner pictures than eta = 0, whose errors are never washed out by fresh noise (measured on
 Quick, Draw!: README, "DDPM").
 
-Encoding is DDIM's deterministic map (eta = 0) run forwards, image -> x_T, and decoding runs it
-back: reconstructions are not exact. With an exact denoiser they get closer as ``sample_steps``
-grows; with a trained one and the cosine schedule, the step that reaches t = T (abar_T nearly 0)
-amplifies the network's error (README, "Measured results").
+Encoding is DDIM's deterministic map (eta = 0) run forwards, image -> x_t near T, and decoding
+runs it back: reconstructions are not exact. With an exact denoiser they get closer as
+``sample_steps`` grows; with a trained one they need not (the network's error accumulates over the
+steps), and the round trip stops short of t = T, whose step (abar_T nearly 0 in the cosine
+schedule) amplified that error (README, "Measured results").
 """
 
 from __future__ import annotations
@@ -107,11 +108,19 @@ class DDPM(GenerativeModel):
         self.unet = TimeUNet(info.channels, info.image_size, list(widths), attention_resolutions, layers_per_block)
         # the forward process: beta_t from diffusers' training scheduler (index t - 1 holds the paper's t)
         self.noising = DDPMScheduler(num_train_timesteps=timesteps, beta_schedule=SCHEDULES[schedule])
-        # DDIM (eta = 0: deterministic) with the last step landing on abar = 1 and "trailing" timesteps
-        # (the first step starts at t = T): both matter when there are few steps
-        ddim = dict(timestep_spacing="trailing", set_alpha_to_one=True, clip_sample=True)
-        self.ddim = DDIMScheduler.from_config(self.noising.config, **ddim)
-        self.ddim_inverse = DDIMInverseScheduler.from_config(self.noising.config, **ddim)
+        # sampling: DDIM with the last step landing on abar = 1 and "trailing" timesteps (the first
+        # step starts at t = T from pure noise), x_0 estimates clipped to the pixel range: both
+        # matter when there are few steps
+        sampling = dict(timestep_spacing="trailing", set_alpha_to_one=True, clip_sample=True)
+        self.ddim = DDIMScheduler.from_config(self.noising.config, **sampling)
+        # encoding and decoding (eta = 0): a round trip that inverts itself as closely as it can.
+        # "Leading" timesteps stop short of t = T (at T - T/steps), where the cosine schedule's
+        # abar is nearly 0 and inverting the last step would amplify the network's error; and no
+        # clipping, which the inverse run cannot undo. On a 30-minute quickdraw checkpoint this took
+        # the round trip's MSE from 0.0195 / 0.0781 to 0.0042 / 0.0091 (10 / 25 steps).
+        round_trip = dict(timestep_spacing="leading", set_alpha_to_one=True, clip_sample=False)
+        self.ddim_decode = DDIMScheduler.from_config(self.noising.config, **round_trip)
+        self.ddim_inverse = DDIMInverseScheduler.from_config(self.noising.config, **round_trip)
         # float64 tables for the bound's terms (abar_T is about 4e-5: 1 - abar in float32 loses digits)
         betas = self.noising.betas.double()
         abar = torch.cumprod(1 - betas, 0)
@@ -170,13 +179,14 @@ class DDPM(GenerativeModel):
         return x
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None, steps: int | None = None) -> torch.Tensor:
-        """x_T -> image in [0, 1] by DDIM with eta = 0 in ``steps`` (default ``sample_steps``) steps;
+        """A code (see ``encode``) -> image in [0, 1] by DDIM with eta = 0 in ``steps`` (default ``sample_steps``) steps;
         differentiable in z (as every ``can_decode`` model's decode is) unless called under no_grad."""
-        return to_unit(self._run(self.ddim, z, steps or self.sample_steps))
+        return to_unit(self._run(self.ddim_decode, z, steps or self.sample_steps))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None, steps: int | None = None) -> torch.Tensor:
-        """Image in [0, 1] -> x_T by DDIM run forwards (eta = 0): the code that ``decode`` maps back."""
+        """Image in [0, 1] -> its code (x_t at the last of the "leading" timesteps, near T) by DDIM run
+        forwards (eta = 0): the code that ``decode`` maps back."""
         return self._run(self.ddim_inverse, to_signed(x), steps or self.sample_steps)
 
     @torch.no_grad()
