@@ -7,6 +7,7 @@ rather than hours later inside a data-loader worker. The split into train/test i
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -89,7 +90,7 @@ def folder(
     channels: Literal[1, 3] = 3,
     test_fraction: Fraction = 0.05,
     split_seed: Seed = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> DataBundle:
     directory = Path(path).expanduser()
     if not directory.is_absolute():
@@ -112,7 +113,8 @@ def folder(
         f"decoding {len(files):,} images at {image_size}x{image_size}",
         "lower data.image_size, or use a folder with fewer images",
     )
-    images = torch.stack(_decode_all(files, image_size, channels, f"decoding {directory.name}", progress))
+    bar = sys.stderr.isatty() if progress is None else progress  # else a log line every 30 s
+    images = torch.stack(_decode_all(files, image_size, channels, f"decoding {directory.name}", bar))
     train_idx, test_idx = seeded_split(len(images), test_fraction, split_seed)
     info = DataInfo(name, channels, image_size)
     return DataBundle(ImageDataset(images[train_idx]), ImageDataset(images[test_idx]), info)

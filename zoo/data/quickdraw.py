@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import sys
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -131,7 +132,7 @@ def quickdraw(
     image_size: ImageSize = 32,
     download: bool = True,
     base_url: str = OFFICIAL_URL,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> DataBundle:
     official = [resolve_category(c) for c in categories]
     twice = sorted({c for c in official if official.count(c) > 1})
@@ -140,6 +141,7 @@ def quickdraw(
             f"data.categories names {', '.join(repr(c) for c in twice)} more than once; list each category once"
         )
     root_path = Path(root).expanduser() / "quickdraw"
+    progress = sys.stderr.isatty() if progress is None else progress  # download bars in a terminal
     missing = missing_files(root_path, official, base_url)  # named all at once if one cannot be had
 
     def bitmaps(category: str) -> np.ndarray:
