@@ -44,7 +44,14 @@ def records(path: Path) -> list[pb.Record]:
 
 
 def logged(path: Path) -> dict:
-    """{"history": [row dicts], "summary": {...}, "config": {...}, "run": Record.run}."""
+    """{"history": [row dicts], "summary": {...}, "config": {...}, "run": Record.run}.
+
+    A run trained in this process (the tests' in-process ``train.py``) shares W&B's service with
+    later runs: its file is complete once the service has shut down, as it has when a real
+    ``python train.py`` exits, so the service is shut down first (the next run starts another)."""
+    import wandb
+
+    wandb.teardown()
     result: dict = {"history": [], "summary": {}, "config": {}, "run": None}
     for r in records(path):
         kind = r.WhichOneof("record_type")

@@ -1,7 +1,8 @@
 """The studio in a real browser (Debian's headless Chromium through Selenium): the page is served
 on 127.0.0.1, strokes drawn with the mouse on canvases A and B reach every encoding model, and
-the reconstructions and morphs appear; an empty canvas gets a message in the page; a test photo is
-coloured 8 ways, with a reference's colours transferred, and "More" draws new colourings."""
+the reconstructions and morphs appear; an upload that is not a picture, and a huge greyscale scan
+(refused before anything decodes it), get a message in the page; a test photo is coloured 8 ways,
+with a reference's colours transferred, and "More" draws new colourings."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageFile
 
 from tests.studio import browser as b
 from tests.studio.test_actions import ENCODERS
@@ -64,16 +66,34 @@ def test_strokes_drawn_with_the_mouse_are_reconstructed_and_morphed_by_every_enc
     assert b.screenshot(driver, shots / "studio-browser-test.png").stat().st_size > 10_000
 
 
-def test_a_file_that_is_not_a_picture_gets_a_message_in_the_page(page, tmp_path):
+def test_an_upload_that_is_not_a_picture_or_is_huge_gets_a_message_in_the_page(page, tmp_path, monkeypatch):
     driver, url = page
+    decoded = []
+    original = ImageFile.ImageFile.load
+
+    def load(image):
+        decoded.append(image.size)
+        return original(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)  # the server runs in this process
     driver.get(url)
     b.open_tab(driver, "Colourise")
     fake = tmp_path / "holiday.png"
     fake.write_text("not a picture at all")
-    b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(fake))
-    b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
-    _, message = b.timed_click(driver, "colour-go", "colour-message")
-    assert "the photo (holiday.png) is not a picture the studio can read" in message, message
+    huge = tmp_path / "scan.png"
+    Image.new("L", (12000, 12000)).save(huge)  # 144 megapixels, 140 kB
+    for upload, refusal in [
+        (fake, "the photo (holiday.png) is not a picture the studio can read"),
+        (huge, "12000x12000 pixels, more than the studio reads"),
+    ]:
+        b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(upload))
+        b.wait_for(
+            lambda: upload.name in str([img.get_attribute("src") for img in b.css(driver, "#colour-photo img")]),
+            what=f"the preview of {upload.name}",
+        )
+        _, message = b.timed_click(driver, "colour-go", "colour-message")
+        assert refusal in message, message
+    assert (12000, 12000) not in decoded, "the upload was decoded on the server"
 
 
 def test_a_test_photo_is_coloured_eight_ways_with_its_reference_transferred_and_more_draws_again(page, tmp_path):

@@ -1,8 +1,7 @@
 """The studio in a real browser as people use it (Debian's headless Chromium): every page load
 sees the runs as they are, strokes drawn over a test doodle reach the models as drawn, a first
-load says so, a huge greyscale upload is refused before anything decodes it, an empty runs folder
-shows no "None" anywhere, one model's answers are shown at a usable size, and SIGTERM removes
-the uploads."""
+load says so, an empty runs folder shows no "None" anywhere, one model's answers are shown at a
+usable size, and SIGTERM removes the uploads (a huge upload: tests/studio/test_browser.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageFile
+from PIL import Image
 
 from tests.helpers import ROOT
 from tests.studio import browser as b
@@ -136,49 +135,9 @@ def test_one_model_drawn_over_then_a_reload_after_runs_changed(driver, serve_run
     assert_whole_and_visible(driver, "samples-gallery")
 
 
-def test_an_empty_runs_folder_says_what_to_train_and_never_none(driver, serve_runs, tmp_path):
-    (tmp_path / "runs").mkdir()
-    driver.get(serve_runs(tmp_path / "runs"))
-    assert "No finished run" in b.wait_for(lambda: b.text(driver, "listing"), what="the listing")
-    said = [b.text(driver, "dance-note"), b.timed_click(driver, "dance-go", "dance-message")[1]]
-    said.append(b.timed_click(driver, "fill-a", "dance-message")[1])
-    for tab, button, message in [
-        ("Samples", "samples-go", "samples-message"),
-        ("Style mixing", "style-go", "style-message"),
-        ("Colourise", "colour-go", "colour-message"),
-        ("Compare", "compare-go", "compare-message"),
-    ]:
-        b.open_tab(driver, tab)
-        said.append(b.timed_click(driver, button, message)[1])
-        assert "None" not in driver.find_element("tag name", "body").text, tab
-    for message in said:
-        assert "train" in message or "compare.py" in message, message
-    b.screenshot(driver, Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path)) / "studio-no-runs.png")
-
-
-def test_a_huge_greyscale_upload_is_refused_before_anything_decodes_it(
-    driver, serve_runs, studio_runs, tmp_path, monkeypatch
-):
-    huge = tmp_path / "scan.png"
-    Image.new("L", (12000, 12000)).save(huge)  # 144 megapixels, 140 kB
-    decoded = []
-    original = ImageFile.ImageFile.load
-
-    def load(image):
-        decoded.append(image.size)
-        return original(image)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", load)  # the server runs in this process
-    driver.get(serve_runs(studio_runs))
-    b.open_tab(driver, "Colourise")
-    b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(huge))
-    b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
-    _, said = b.timed_click(driver, "colour-go", "colour-message")
-    assert "12000x12000 pixels, more than the studio reads" in said, said
-    assert (12000, 12000) not in decoded, "the upload was decoded on the server"
-
-
-def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, tmp_path):
+def test_an_empty_runs_folder_says_what_to_train_and_sigterm_removes_the_uploads(driver, tmp_path):
+    """The real ``python -m zoo.studio`` on an empty runs folder: every button says what to train
+    (never "None"); an upload lands in the studio's own temporary folder, which SIGTERM removes."""
     from bench.studio import free_port
 
     temp, port, runs = tmp_path / "tmp", free_port(), tmp_path / "runs"
@@ -191,8 +150,23 @@ def test_sigterm_removes_the_temporary_folder_with_the_uploads(driver, tmp_path)
         url = f"http://127.0.0.1:{port}/"
         b.wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, 90, "the studio to start")
         driver.get(url)
-        b.open_tab(driver, "Colourise")
-        photo = tmp_path / "holiday.png"
+        assert "No finished run" in b.wait_for(lambda: b.text(driver, "listing"), what="the listing")
+        said = [b.text(driver, "dance-note"), b.timed_click(driver, "dance-go", "dance-message")[1]]
+        said.append(b.timed_click(driver, "fill-a", "dance-message")[1])
+        for tab, button, message in [
+            ("Samples", "samples-go", "samples-message"),
+            ("Style mixing", "style-go", "style-message"),
+            ("Compare", "compare-go", "compare-message"),
+            ("Colourise", "colour-go", "colour-message"),
+        ]:
+            b.open_tab(driver, tab)
+            said.append(b.timed_click(driver, button, message)[1])
+            assert "None" not in driver.find_element("tag name", "body").text, tab
+        for message in said:
+            assert "train" in message or "compare.py" in message, message
+        b.screenshot(driver, Path(os.environ.get("ZOO_SCREENSHOTS", tmp_path)) / "studio-no-runs.png")
+
+        photo = tmp_path / "holiday.png"  # in the Colourise tab, open last
         Image.new("RGB", (64, 48), (200, 120, 40)).save(photo)
         b.wait_for(lambda: b.css(driver, "#colour-photo input[type=file]")[0], what="the upload").send_keys(str(photo))
         b.wait_for(lambda: b.css(driver, "#colour-photo img"), what="the upload's preview")
