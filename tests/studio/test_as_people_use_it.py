@@ -130,10 +130,10 @@ def test_each_tab_says_before_the_first_click_which_runs_answer_and_which_cannot
 def test_a_click_says_at_once_which_runs_load_first(trained_runs, tmp_path):
     copied(trained_runs, tmp_path / "runs", "vae", "glow")
     studio = Studio(Catalogue(tmp_path / "runs", torch.device("cpu")), tmp_path / "scratch")
-    said = studio.working("encode", "quickdraw")
-    assert "loading" in said and key(studio, "vae") in said and key(studio, "glow") in said
+    assert sorted(studio.cold_runs("encode", "quickdraw")) == sorted([key(studio, "vae"), key(studio, "glow")])
+    assert studio.cold_runs("style_mix", key(studio, "glow")) == [key(studio, "glow")]
     studio.samples("quickdraw", 4)
-    assert studio.working("encode", "quickdraw") == "_working..._"
+    assert studio.cold_runs("encode", "quickdraw") == [], "loaded by the first answer"
 
 
 # -- huge uploads -----------------------------------------------------------------------------

@@ -121,6 +121,18 @@ def fetch_category(root: Path, category: str, download: bool, base_url: str, pro
         raise
 
 
+def chosen_categories(categories: list[str]) -> list[str]:
+    """``data.categories`` by their official names, each named once: two labels for one category
+    would also put the same doodles in train and test."""
+    official = [resolve_category(c) for c in categories]
+    twice = sorted({c for c in official if official.count(c) > 1})
+    if twice:
+        raise ZooError(
+            f"data.categories names {', '.join(repr(c) for c in twice)} more than once; list each category once"
+        )
+    return official
+
+
 @DATASETS.register("quickdraw")
 def quickdraw(
     name: Name,
@@ -134,12 +146,7 @@ def quickdraw(
     base_url: str = OFFICIAL_URL,
     progress: bool | None = None,
 ) -> DataBundle:
-    official = [resolve_category(c) for c in categories]
-    twice = sorted({c for c in official if official.count(c) > 1})
-    if twice:  # two labels for one category would also put the same doodles in train and test
-        raise ZooError(
-            f"data.categories names {', '.join(repr(c) for c in twice)} more than once; list each category once"
-        )
+    official = chosen_categories(categories)
     root_path = Path(root).expanduser() / "quickdraw"
     progress = sys.stderr.isatty() if progress is None else progress  # download bars in a terminal
     missing = missing_files(root_path, official, base_url)  # named all at once if one cannot be had
@@ -220,15 +227,13 @@ def quickdraw_mini(
     """Ten Quick, Draw! categories, 2,000 doodles each, shipped in the package: real doodles with no
     download. It never stands in for ``data=quickdraw``; it is asked for by name (the default)."""
     stored = embedded_bitmaps()
-    official = [resolve_category(c) for c in categories]
+    official = chosen_categories(categories)
     absent = [c for c in official if c not in stored]
     if absent:
         raise ZooError(
             f"the embedded subset has no {', '.join(repr(c) for c in absent)}: it holds "
             f"{', '.join(stored)}. For other categories use {FULL_DATA}"
         )
-    if len(set(official)) < len(official):
-        raise ZooError("data.categories names a category more than once; list each category once")
     log.info(
         "data: the embedded Quick, Draw! subset (%d categories x %s doodles, inside the package, no download); "
         "for the full data, %s",

@@ -179,7 +179,7 @@ class Studio:
             can = cat.entries_for(data, need)
             left = [e for e in cat.entries_for(data) if e not in can]
         else:
-            can, left = [e for e in cat.entries.values() if cat._can(e, need)], []
+            can, left = [e for e in cat.entries.values() if cat.can(e, need)], []
         if not can:
             return f"No run here can {WHAT[need]} yet: {needs(need, data)}."
         said = f"Runs that {WHAT[need]}: " + ", ".join(f"**{e.model}** ({e.progress})" for e in can) + "."
@@ -188,16 +188,13 @@ class Studio:
             said += " Not in this tab: " + "; ".join(f"{e.model} ({why[e.family.colourises]})" for e in left) + "."
         return said
 
-    def working(self, need: str, choice: str | None) -> str:
-        """What the page shows the moment a button is clicked: the runs its answer will load first
-        (a first answer can take seconds per model), or that it is working."""
+    def cold_runs(self, need: str, choice: str | None) -> list[str]:
+        """The runs a click's answer will load first (a first answer takes seconds per model): for
+        the doodle tabs every run on the data set ``choice`` that can do ``need``, else the run ``choice``."""
         if not choice:
-            return "_working..._"
+            return []
         keys = [e.key for e in self.catalogue.entries_for(choice, need)] if need in ("encode", "sample") else [choice]
-        cold = [k for k in keys if k in self.catalogue.entries and not self.catalogue.loaded(k)]
-        if cold:
-            return f"_working: loading {', '.join(cold)} (first use: a few seconds each), then answering..._"
-        return "_working..._"
+        return [k for k in keys if k in self.catalogue.entries and not self.catalogue.loaded(k)]
 
     # -- tab 1: draw and dance ------------------------------------------------------------------
     @answer(None)

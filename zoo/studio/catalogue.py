@@ -118,20 +118,18 @@ class Catalogue:
     # -- what the page lists --------------------------------------------------------------------
     def data_sets(self, need: str = "any") -> list[str]:
         """Data names with at least one run whose family can do ``need`` (see ``entries_for``)."""
-        return sorted({e.data for e in self.entries.values() if self._can(e, need)})
+        return sorted({e.data for e in self.entries.values() if self.can(e, need)})
 
     def entries_for(self, data: str, need: str = "any") -> list[Entry]:
         """The runs on ``data`` that can do ``need``: ``encode``, ``sample`` (images from nothing,
         not colourisers), ``style_mix``, ``colourise``, ``transfer`` (one image's colours on another) or
         ``any``; sorted by model name."""
-        return sorted(
-            (e for e in self.entries.values() if e.data == data and self._can(e, need)), key=lambda e: e.model
-        )
+        return sorted((e for e in self.entries.values() if e.data == data and self.can(e, need)), key=lambda e: e.model)
 
     def model(self, key: str, need: str) -> GenerativeModel:
         """The loaded model of ``key``, refused with the reason when its family cannot do ``need``."""
         trained = self.load(key)
-        if not self._can(self.entries[key], need):
+        if not self.can(self.entries[key], need):
             cannot = {"style_mix": "has no per-layer styles", "colourise": "does not colourise"}.get(
                 need, f"cannot {need}"
             )
@@ -140,10 +138,11 @@ class Catalogue:
 
     def keys(self, need: str) -> list[str]:
         """The keys of every run, on any data, that can do ``need``."""
-        return [key for key, entry in self.entries.items() if self._can(entry, need)]
+        return [key for key, entry in self.entries.items() if self.can(entry, need)]
 
     @staticmethod
-    def _can(entry: Entry, need: str) -> bool:
+    def can(entry: Entry, need: str) -> bool:
+        """Whether the family of ``entry`` can do ``need`` (the needs of ``entries_for``)."""
         family = entry.family
         return {
             "any": True,

@@ -116,9 +116,9 @@ def loading(studio: Studio, progress: gr.Progress, need: str, choice: str | None
     """Say over the answer's pictures which runs load first (seconds each, the first time): a
     first answer is not silent. Gradio's progress costs no extra round trip, as a separate
     message event before the action would (about a second per click, measured)."""
-    said = studio.working(need, choice)
-    if "loading" in said:
-        progress(0, desc=said.strip("_").removeprefix("working: "))
+    cold = studio.cold_runs(need, choice)
+    if cold:
+        progress(0, desc=f"loading {', '.join(cold)} (first use: a few seconds each), then answering...")
 
 
 DOODLES = ("quickdraw", "quickdraw_mini")  # the data sets a doodle tab opens on, when trained
