@@ -1,17 +1,20 @@
 """Models whose every sample takes several network evaluations (NFE > 1) are scored for
-reconstructions and likelihood on the first ``iterative_test_images`` test images; every other model
-on all of them."""
+reconstructions and likelihood on the first ``iterative_test_images`` test images, and on a CPU draw
+their samples within ``max_sample_evaluations``; every other model on all of them, at its own cost."""
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import torch
 
-from tests.helpers import tiny_bundle, tiny_model
+from tests.helpers import fast, run_compare, run_train, tiny_bundle, tiny_model
 from zoo.compare.options import CompareOptions
-from zoo.compare.scoring import score_reconstructions, scored_test_images
+from zoo.compare.reference import for_device
+from zoo.compare.scoring import draw_samples, sampling_steps, score_reconstructions, scored_test_images
 from zoo.data.base import DataInfo
+from zoo.registry import MODELS
 
 INFO = DataInfo(name="toy", channels=1, image_size=16)
 
@@ -19,7 +22,7 @@ INFO = DataInfo(name="toy", channels=1, image_size=16)
 def test_iterative_samplers_use_the_first_test_images_and_one_pass_models_all():
     options = CompareOptions(iterative_test_images=100)
     ddpm, flow, vae = (tiny_model(name, INFO) for name in ("ddpm", "flow_matching", "vae"))
-    assert ddpm.sample_evaluations > 1 and flow.sample_evaluations > 1 and vae.sample_evaluations == 1
+    assert ddpm.sample_evaluations() > 1 and flow.sample_evaluations() > 1 and vae.sample_evaluations() == 1
     assert scored_test_images(ddpm, 10_000, options) == 100
     assert scored_test_images(flow, 10_000, options) == 100
     assert scored_test_images(ddpm, 50, options) == 50, "never more than there are"
@@ -42,3 +45,64 @@ def test_reconstructions_are_scored_without_an_autograd_graph():
     ref = SimpleNamespace(test_images=data.test.images.float() / 255, test_labels=data.test.labels)
     row = score_reconstructions(model, data, ref, CompareOptions(batch_size=4), torch.device("cpu"), {})
     assert row["recon_mse"] >= 0 and grad_modes and not any(grad_modes)
+
+
+def test_on_a_cpu_iterative_samplers_draw_within_twelve_evaluations_and_on_cuda_at_their_own_steps():
+    """compare's samples of a diffusion model at its own 25 steps took 18 minutes on 2 CPU cores: on a
+    CPU (``max_sample_evaluations=auto``) each such model takes the most of its steps that fit 12
+    network evaluations per sample, and draws 2,000 samples (``n_samples=auto``); a one-pass model,
+    or an explicit ``None``, is never limited."""
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    ddpm = MODELS.get("ddpm")(INFO, **(MODELS.get("ddpm").tiny | {"sample_steps": 25}))
+    heun = MODELS.get("flow_matching")(INFO, **(MODELS.get("flow_matching").tiny | {"sample_steps": 12}))
+    few = MODELS.get("ddpm")(INFO, **(MODELS.get("ddpm").tiny | {"sample_steps": 8}))
+    vae = tiny_model("vae", INFO)
+    on_cpu, on_cuda = for_device(CompareOptions(), cpu), for_device(CompareOptions(), cuda)
+    assert (on_cpu.n_samples, on_cpu.max_sample_evaluations) == (2000, 12)
+    assert (on_cuda.n_samples, on_cuda.max_sample_evaluations) == (10_000, None)
+    given = for_device(CompareOptions(n_samples=500, max_sample_evaluations=30), cpu)
+    assert (given.n_samples, given.max_sample_evaluations) == (500, 30), "a number is kept on any device"
+    assert sampling_steps(ddpm, on_cpu) == 12 and ddpm.sample_evaluations(12) == 12
+    assert sampling_steps(heun, on_cpu) == 6 and heun.sample_evaluations(6) == 12  # 2 per Heun step
+    assert sampling_steps(few, on_cpu) is None, "within the limit: its own steps"
+    assert sampling_steps(vae, on_cpu) is None
+    assert sampling_steps(ddpm, on_cuda) is None
+    assert sampling_steps(heun, CompareOptions(max_sample_evaluations=1)) == 1, "never fewer than one step"
+
+    ddpm.eval()
+    drawn, _ = draw_samples(ddpm, 6, 4, seed=3, device=cpu, steps=12)
+    generator = torch.Generator().manual_seed(3)
+    expected = torch.cat([ddpm.sample(4, generator, steps=12), ddpm.sample(2, generator, steps=12)])
+    assert torch.equal(drawn, expected)
+    own, _ = draw_samples(ddpm, 6, 4, seed=3, device=cpu)
+    assert not torch.equal(drawn, own), "the steps reach the sampler"
+
+
+def test_the_report_says_when_a_model_drew_fewer_steps_than_its_own(quickdraw_root, tmp_path):
+    """A tiny flow-matching run (2 Heun steps, 4 evaluations) compared within 2 evaluations per
+    sample: its samples take 1 step, the NFE column says 2, and the report says why."""
+    assert run_train(*fast(quickdraw_root, "flow_matching"), cwd=tmp_path).returncode == 0
+    out = tmp_path / "cmp"
+    args = [
+        "data=quickdraw",
+        f"data.root={quickdraw_root}",
+        "data.categories=[cat,smiley_face]",
+        "data.progress=false",
+        "n_samples=32",
+        "batch_size=32",
+        "iterative_test_images=8",
+        "max_sample_evaluations=2",
+        "metrics.feature_net_steps=10",
+        "metrics.critic_steps=3",
+        "metrics.kid_subsets=3",
+        "metrics.swd_patches_per_image=2",
+        "metrics.feature_spaces=[zoo]",
+        "logger.mode=disabled",
+        f"out={out}",
+    ]
+    result = run_compare(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [row] = [r for r in json.loads((out / "metrics.json").read_text())["rows"] if r["model"] == "flow_matching"]
+    assert row["sample_evaluations"] == 2
+    report = (out / "report.md").read_text()
+    assert "flow_matching drew its samples in 1 step (2 network evaluations per sample) instead of its own 4" in report

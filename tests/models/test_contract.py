@@ -48,7 +48,7 @@ def check_contract(name: str, tmp_path) -> None:
         samples = model.sample(5, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (5, *shape), samples.shape
     assert samples.min() >= 0 and samples.max() <= 1, "samples leave [0, 1]"
-    controls = {"temperature": 0.5, "truncation": 0.5, "labels": torch.zeros(5, dtype=torch.long)}
+    controls = {"temperature": 0.5, "truncation": 0.5, "labels": torch.zeros(5, dtype=torch.long), "steps": 1}
     for control in cls.sample_controls:
         if control == "labels" and not model.conditional:
             continue

@@ -141,4 +141,4 @@ def test_a_seed_fixes_the_samples_and_eta_adds_noise():
     noisy = toy(eta=1.0)
     noisy.load_state_dict(model.state_dict())
     assert not torch.equal(one, noisy.sample(3, torch.Generator().manual_seed(1)))
-    assert model.sample_evaluations == model.sample_steps
+    assert model.sample_evaluations() == model.sample_steps and model.sample_evaluations(steps=4) == 4

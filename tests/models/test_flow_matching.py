@@ -82,5 +82,6 @@ def test_a_seed_fixes_the_samples_and_each_solver_step_costs_its_evaluations():
     one = model.sample(3, torch.Generator().manual_seed(1))
     assert torch.equal(one, model.sample(3, torch.Generator().manual_seed(1)))
     assert not torch.equal(one, model.sample(3, torch.Generator().manual_seed(2)))
-    assert toy(solver="heun", sample_steps=12).sample_evaluations == 24
-    assert toy(solver="euler", sample_steps=12).sample_evaluations == 12
+    assert toy(solver="heun", sample_steps=12).sample_evaluations() == 24
+    assert toy(solver="euler", sample_steps=12).sample_evaluations() == 12
+    assert toy(solver="heun", sample_steps=12).sample_evaluations(steps=5) == 10

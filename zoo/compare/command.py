@@ -17,7 +17,7 @@ from zoo.compare.colourise import COLUMNS, check_colour, colourise_rows, write_c
 from zoo.compare.discovery import pick_runs
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, check_compare_config
-from zoo.compare.reference import build_reference, check_set_sizes, data_key
+from zoo.compare.reference import build_reference, check_set_sizes, data_key, for_device
 from zoo.compare.report import TABLE, inception_size, jsonable, markdown_table, reasons, write_grids, write_report
 from zoo.compare.scoring import model_row, real_row, score_picked
 from zoo.data import build_data
@@ -69,6 +69,7 @@ def _compare(options: CompareOptions, data_options: dict[str, Any], tracker_fact
     source = data_options.pop("source")
     data_name = data_options["name"]
     device = pick_device(options.device)
+    options = for_device(options, device)
     data = None
     if options.task == "colourise":  # grey data is refused before anything else is said about it
         data = build_data(source, **data_options)

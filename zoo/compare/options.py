@@ -43,7 +43,8 @@ class CompareOptions(Options):
         default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     )  # a second row per sampling colouriser, at the best of these on training images; []: none
     tuning_images: Annotated[int, Field(ge=1, le=100_000)] = 256
-    n_samples: Annotated[int, Field(ge=2, le=1_000_000)] = 10000
+    # auto: 10,000 on CUDA, CPU_SAMPLES on a CPU (zoo/compare/reference.py), resolved by for_device
+    n_samples: Literal["auto"] | Annotated[int, Field(ge=2, le=1_000_000)] = "auto"
     seed: Seed = 0
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
     device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")] = "auto"
@@ -54,6 +55,9 @@ class CompareOptions(Options):
     invert_steps: Annotated[int, Field(ge=1, le=100_000)] = 200
     # reconstructions and likelihood of a model that samples in several network evaluations
     iterative_test_images: Annotated[int, Field(ge=1, le=1_000_000)] | None = 250
+    # network evaluations per sample that an iterative sampler may spend on compare's samples
+    # (auto: no limit on CUDA, CPU_SAMPLE_EVALUATIONS on a CPU; None: no limit)
+    max_sample_evaluations: Literal["auto"] | Annotated[int, Field(ge=1, le=100_000)] | None = "auto"
     metrics: MetricOptions = Field(default_factory=MetricOptions)
     data: dict[str, Any] = Field(default_factory=dict)
     logger: dict[str, Any] = Field(default_factory=dict)

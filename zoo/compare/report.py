@@ -65,7 +65,7 @@ Data key `{data_key}` (a hash of every image and label of both splits and the da
 feature network and reference features belong to it).
 
 {unfinished}{table}
-{seeds}
+{sampled_with}{seeds}
 Feature spaces:
 {spaces}
 {inception}
@@ -223,6 +223,11 @@ def write_report(
         data_key=ref.data_key,
         unfinished="Unfinished runs (scored as they are now):\n" + "\n".join(unfinished) + "\n\n" if unfinished else "",
         table=markdown_table(rows, inception_size(ref)),
+        sampled_with="".join(
+            f"\n{r['model']} drew its samples in {r['sampled_with']} (FID rises with fewer steps).\n"
+            for r in rows
+            if r.get("sampled_with")
+        ),
         seeds=SEEDS if any(r.get("seeds", 1) > 1 for r in rows) else "",
         spaces=spaces,
         inception=INCEPTION.format(n_inception=ref.sizes["inception"]) if "inception" in ref.sizes else "",

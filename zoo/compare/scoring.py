@@ -93,15 +93,23 @@ def sample_quality(
 
 @torch.no_grad()
 def draw_samples(
-    model: GenerativeModel, n: int, batch_size: int, seed: int, device: torch.device, progress: bool = False
+    model: GenerativeModel,
+    n: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    progress: bool = False,
+    steps: int | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """``n`` samples (on the CPU) with a fixed seed, and the images per second it took."""
+    """``n`` samples (on the CPU) with a fixed seed, and the images per second it took; ``steps``:
+    an iterative sampler's step count (None: the model's own)."""
     generator = torch.Generator(device=device).manual_seed(seed)
+    controls = {"steps": steps} if steps is not None else {}
     start = time.perf_counter()
     chunks = []
     with Progress(n, f"sampling {type(model).__name__}", "samples", bar=progress) as bar:
         for i in range(0, n, batch_size):
-            chunks.append(model.sample(min(batch_size, n - i), generator=generator).float().cpu())
+            chunks.append(model.sample(min(batch_size, n - i), generator=generator, **controls).float().cpu())
             bar.update(len(chunks[-1]))
     return torch.cat(chunks), n / (time.perf_counter() - start)
 
@@ -178,22 +186,43 @@ def finite_samples(samples: torch.Tensor) -> tuple[torch.Tensor, int]:
     return torch.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=0.0), failed
 
 
+def sampling_steps(model: GenerativeModel, options: CompareOptions) -> int | None:
+    """The steps an iterative sampler (``"steps"`` in ``sample_controls``) draws compare's samples in:
+    None (its own) unless those cost more network evaluations per sample than
+    ``max_sample_evaluations`` allows (resolved by ``for_device``), then the most steps within the
+    limit (at least one)."""
+    limit = options.max_sample_evaluations
+    assert limit != "auto", "resolve the options with for_device first"
+    if "steps" not in model.sample_controls or limit is None or model.sample_evaluations() <= limit:
+        return None
+    steps = 1
+    while model.sample_evaluations(steps + 1) <= limit:
+        steps += 1
+    return steps
+
+
 def score_samples(
     model: GenerativeModel, data: DataBundle, ref: Reference, options: CompareOptions, device, images: dict
 ) -> Row:
     """``n_samples`` samples from a fixed seed, scored by ``sample_quality``; sampling speed and memory."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    steps = sampling_steps(model, options)
     samples, speed = draw_samples(
-        model, options.n_samples, options.batch_size, options.seed, device, bool(options.progress)
+        model, options.n_samples, options.batch_size, options.seed, device, bool(options.progress), steps
     )
     samples, failed = finite_samples(samples)
     images["samples"] = samples[:8]
     row: Row = {
         "sample_images_per_s": speed,
-        "sample_evaluations": model.sample_evaluations,
+        "sample_evaluations": model.sample_evaluations(steps),
         "nonfinite_samples": failed,
     }
+    if steps is not None:  # said under the table: fewer steps than the model's own
+        row["sampled_with"] = (
+            f"{steps} step{'s' * (steps > 1)} ({model.sample_evaluations(steps)} network evaluations per sample) "
+            f"instead of its own {model.sample_evaluations()}, to fit max_sample_evaluations"
+        )
     row["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else NA("measured on CUDA only")
     )
@@ -267,7 +296,7 @@ def scored_test_images(model: GenerativeModel, available: int, options: CompareO
     """How many of the test images a model's reconstructions and likelihood use: all of them, but
     ``iterative_test_images`` for a model whose every sample takes several network evaluations
     (its encoder and likelihood run the same solver: 2 x NFE evaluations per reconstruction)."""
-    if model.sample_evaluations > 1 and options.iterative_test_images is not None:
+    if model.sample_evaluations() > 1 and options.iterative_test_images is not None:
         return min(options.iterative_test_images, available)
     return available
 

@@ -17,8 +17,8 @@ attributes, so the trainer and ``compare.py`` ask rather than guess:
   table leaves it out: its samples are colourings of given grey images, not images from nothing);
   ``can_transfer``: it also puts one image's colours on another's lightness (``transfer``);
 - ``sample_controls``: the keyword arguments ``sample`` takes besides ``n`` and ``generator``
-  (``temperature``, ``truncation``, ``labels``), so a caller (the studio's sliders) passes each one
-  only to the models that have it;
+  (``temperature``, ``truncation``, ``labels``, ``steps``), so a caller (the studio's sliders,
+  ``compare.py``'s sampling budget) passes each one only to the models that have it;
 - ``can_style_mix``: ``style_layers``, ``style_preset`` and ``style_mix`` are implemented (a
   style-based generator: each layer's style can come from another image's code).
 """
@@ -64,7 +64,8 @@ class GenerativeModel(nn.Module):
     grid_columns: ClassVar[int] = 8
     # the name of the bits figure in logs and reports: a conditional density is never called bits/dim
     bits_label: ClassVar[str] = "bits_per_dim"
-    # keyword arguments of sample() beyond n and generator: "temperature", "truncation", "labels"
+    # keyword arguments of sample() beyond n and generator: "temperature", "truncation", "labels",
+    # "steps" (an iterative sampler's step count; ``sample_evaluations(steps)`` says what it costs)
     sample_controls: ClassVar[tuple[str, ...]] = ()
     can_style_mix: ClassVar[bool] = False
     # state_dict keys of older checkpoints that loading ignores (e.g. a warm-up counter that
@@ -83,10 +84,10 @@ class GenerativeModel(nn.Module):
         """The temperature ``sample()`` draws at by default (a flow's < 1 changes every sample metric)."""
         return 1.0
 
-    @property
-    def sample_evaluations(self) -> int:
+    def sample_evaluations(self, steps: int | None = None) -> int:
         """Network evaluations per sample (NFE): 1 for a one-pass generator; an iterative sampler's
-        steps times its evaluations per step (diffusion's price, in compare's cost columns)."""
+        steps (``steps``, or its own default when None) times its evaluations per step (diffusion's
+        price, in compare's cost columns)."""
         return 1
 
     @property

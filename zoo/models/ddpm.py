@@ -76,6 +76,7 @@ class DDPM(GenerativeModel):
     has_likelihood = True
     likelihood_is_bound = True
     ema_modules = ("unet",)
+    sample_controls = ("steps",)
 
     tiny: ClassVar[dict[str, Any]] = {
         "widths": (4, 8),
@@ -134,10 +135,9 @@ class DDPM(GenerativeModel):
             return "upper bound (variational bound, every timestep once)"
         return f"Monte-Carlo estimate of an upper bound (variational bound over {self.nll_timesteps} sampled timesteps)"
 
-    @property
-    def sample_evaluations(self) -> int:
-        """Network evaluations per sample (NFE): diffusion's price."""
-        return self.sample_steps
+    def sample_evaluations(self, steps: int | None = None) -> int:
+        """Network evaluations per sample (NFE): diffusion's price, one per DDIM step."""
+        return steps or self.sample_steps
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"unet": torch.optim.Adam(self.parameters(), lr=self.lr)}

@@ -53,6 +53,7 @@ class FlowMatching(GenerativeModel):
     has_likelihood = True
     likelihood_is_bound = True
     ema_modules = ("unet",)
+    sample_controls = ("steps",)
 
     tiny: ClassVar[dict[str, Any]] = {
         "widths": (4, 8),
@@ -90,10 +91,9 @@ class FlowMatching(GenerativeModel):
     def likelihood_data(self) -> str:
         return "8-bit pixels (dequantised)"
 
-    @property
-    def sample_evaluations(self) -> int:
-        """Network evaluations per sample (NFE)."""
-        return self.sample_steps * SOLVERS[self.solver][1]
+    def sample_evaluations(self, steps: int | None = None) -> int:
+        """Network evaluations per sample (NFE): the solver's evaluations per step times the steps."""
+        return (steps or self.sample_steps) * SOLVERS[self.solver][1]
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"unet": torch.optim.Adam(self.parameters(), lr=self.lr)}
