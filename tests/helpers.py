@@ -188,6 +188,26 @@ def run_compare(*overrides: str, cwd: Path, process: bool = False, timeout: int 
     return in_process(cli, argv, cwd)
 
 
+def fast_compare(quickdraw_root: Path, out: Path) -> list[str]:
+    """``compare.py`` overrides for the runs of ``fast``: 32 samples, the zoo features only, metric
+    budgets of a few steps, no W&B, the report in ``out``."""
+    return [
+        "data=quickdraw",
+        f"data.root={quickdraw_root}",
+        "data.categories=[cat,smiley_face]",
+        "data.progress=false",
+        "n_samples=32",
+        "batch_size=32",
+        "metrics.feature_net_steps=10",
+        "metrics.critic_steps=3",
+        "metrics.kid_subsets=3",
+        "metrics.swd_patches_per_image=2",
+        "metrics.feature_spaces=[zoo]",
+        "logger.mode=disabled",
+        f"out={out}",
+    ]
+
+
 def fast(quickdraw_root: Path, model: str, steps: int = 4) -> list[str]:
     """Quick, Draw! doodles for every model but a colouriser, which gets a folder of colour images
     (written beside the doodles) and refuses grey data."""

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import torch
 
-from tests.helpers import fast, run_compare, run_train, tiny_bundle, tiny_model
+from tests.helpers import fast, fast_compare, run_compare, run_train, tiny_bundle, tiny_model
 from zoo.compare.options import CompareOptions
 from zoo.compare.reference import for_device
 from zoo.compare.scoring import draw_samples, sampling_steps, score_reconstructions, scored_test_images
@@ -83,24 +83,8 @@ def test_the_report_says_when_a_model_drew_fewer_steps_than_its_own(quickdraw_ro
     sample: its samples take 1 step, the NFE column says 2, and the report says why."""
     assert run_train(*fast(quickdraw_root, "flow_matching"), cwd=tmp_path).returncode == 0
     out = tmp_path / "cmp"
-    args = [
-        "data=quickdraw",
-        f"data.root={quickdraw_root}",
-        "data.categories=[cat,smiley_face]",
-        "data.progress=false",
-        "n_samples=32",
-        "batch_size=32",
-        "iterative_test_images=8",
-        "max_sample_evaluations=2",
-        "metrics.feature_net_steps=10",
-        "metrics.critic_steps=3",
-        "metrics.kid_subsets=3",
-        "metrics.swd_patches_per_image=2",
-        "metrics.feature_spaces=[zoo]",
-        "logger.mode=disabled",
-        f"out={out}",
-    ]
-    result = run_compare(*args, cwd=tmp_path)
+    args = ["iterative_test_images=8", "max_sample_evaluations=2"]
+    result = run_compare(*fast_compare(quickdraw_root, out), *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     [row] = [r for r in json.loads((out / "metrics.json").read_text())["rows"] if r["model"] == "flow_matching"]
     assert row["sample_evaluations"] == 2

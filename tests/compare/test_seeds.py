@@ -9,7 +9,7 @@ import math
 import pytest
 import yaml
 
-from tests.helpers import fast, run_compare, run_train
+from tests.helpers import fast, fast_compare, run_compare, run_train
 from zoo.compare.discovery import other_seeds
 from zoo.compare.na import NA
 from zoo.compare.report import markdown_table
@@ -62,22 +62,7 @@ def test_compare_reports_a_model_trained_with_two_seeds_as_mean_and_spread(quick
     for model, seed in (("vae", 0), ("vae", 1), ("dcgan", 0)):
         assert run_train(*fast(quickdraw_root, model), f"seed={seed}", cwd=tmp_path).returncode == 0
     out = tmp_path / "cmp"
-    args = [
-        "data=quickdraw",
-        f"data.root={quickdraw_root}",
-        "data.categories=[cat,smiley_face]",
-        "data.progress=false",
-        "n_samples=32",
-        "batch_size=32",
-        "metrics.feature_net_steps=10",
-        "metrics.critic_steps=3",
-        "metrics.kid_subsets=3",
-        "metrics.swd_patches_per_image=2",
-        "metrics.feature_spaces=[zoo]",
-        "logger.mode=disabled",
-        f"out={out}",
-    ]
-    result = run_compare(*args, cwd=tmp_path)
+    result = run_compare(*fast_compare(quickdraw_root, out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     rows = {r["model"]: r for r in json.loads((out / "metrics.json").read_text())["rows"]}
     assert rows["vae"]["seeds"] == 2 and len(rows["vae"]["run"].split(", ")) == 2

@@ -45,11 +45,10 @@ from pydantic import Field
 from zoo.data.base import DataInfo
 from zoo.models.base import GenerativeModel
 from zoo.nn.pixels import to_signed, to_unit
-from zoo.nn.unet import TimeUNet
+from zoo.nn.unet import TINY as TINY_UNET
+from zoo.nn.unet import SamplerSteps, TimeUNet, Widths
 from zoo.options import Layers, LearningRate, Probability, Size
 from zoo.registry import MODELS
-
-Steps = Annotated[int, Field(ge=1, le=10_000)]
 
 SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}  # our names -> diffusers' beta_schedule
 
@@ -79,8 +78,7 @@ class DDPM(GenerativeModel):
     sample_controls = ("steps",)
 
     tiny: ClassVar[dict[str, Any]] = {
-        "widths": (4, 8),
-        "attention_resolutions": (),
+        **TINY_UNET,
         "sample_steps": 2,
         "grid_steps": 1,
         "nll_timesteps": 2,
@@ -89,15 +87,15 @@ class DDPM(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        widths: Annotated[tuple[Size, ...], Field(min_length=1, max_length=8)] = (16, 32, 64),
+        widths: Widths = (16, 32, 64),
         attention_resolutions: tuple[Size, ...] | None = None,
         layers_per_block: Layers = 1,
         timesteps: Annotated[int, Field(ge=2, le=100_000)] = 1000,
         schedule: Literal["linear", "cosine"] = "cosine",
-        sample_steps: Steps = 25,
-        grid_steps: Steps = 10,
+        sample_steps: SamplerSteps = 25,
+        grid_steps: SamplerSteps = 10,
         eta: Probability = 1.0,
-        nll_timesteps: Steps = 8,
+        nll_timesteps: SamplerSteps = 8,
         lr: LearningRate = 1e-3,
         warmup_steps: Annotated[int, Field(ge=0, le=1_000_000)] = 200,
     ):

@@ -37,11 +37,11 @@ from pydantic import Field
 from zoo.data.base import DataInfo
 from zoo.models.base import GenerativeModel
 from zoo.nn.pixels import to_signed, to_unit
-from zoo.nn.unet import TimeUNet
+from zoo.nn.unet import TINY as TINY_UNET
+from zoo.nn.unet import SamplerSteps, TimeUNet, Widths
 from zoo.options import Layers, LearningRate, Size
 from zoo.registry import MODELS
 
-Steps = Annotated[int, Field(ge=1, le=10_000)]
 SOLVERS = {"euler": ("euler", 1), "heun": ("heun2", 2)}  # our name -> (torchdiffeq method, evaluations per step)
 N_BINS = 256  # 8-bit pixels
 
@@ -56,8 +56,7 @@ class FlowMatching(GenerativeModel):
     sample_controls = ("steps",)
 
     tiny: ClassVar[dict[str, Any]] = {
-        "widths": (4, 8),
-        "attention_resolutions": (),
+        **TINY_UNET,
         "sample_steps": 2,
         "grid_steps": 1,
         "nll_tolerance": 0.1,
@@ -66,12 +65,12 @@ class FlowMatching(GenerativeModel):
     def __init__(
         self,
         info: DataInfo,
-        widths: Annotated[tuple[Size, ...], Field(min_length=1, max_length=8)] = (16, 32, 64),
+        widths: Widths = (16, 32, 64),
         attention_resolutions: tuple[Size, ...] | None = None,
         layers_per_block: Layers = 1,
         solver: Literal["euler", "heun"] = "heun",
-        sample_steps: Steps = 12,
-        grid_steps: Steps = 4,
+        sample_steps: SamplerSteps = 12,
+        grid_steps: SamplerSteps = 4,
         nll_tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-3,
         trace: Literal["hutchinson", "exact"] = "hutchinson",
         lr: LearningRate = 5e-4,

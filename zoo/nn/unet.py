@@ -9,11 +9,19 @@ seconds, which every other command (and every model's registration) would otherw
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from zoo.errors import ZooError
+from zoo.options import Size
+
+# the options both families take for their U-Net and sampler
+Widths = Annotated[tuple[Size, ...], Field(min_length=1, max_length=8)]  # channels per level
+SamplerSteps = Annotated[int, Field(ge=1, le=10_000)]
+TINY = {"widths": (4, 8), "attention_resolutions": ()}  # the smallest U-Net: the contract tests'
 
 
 class TimeUNet(nn.Module):
