@@ -241,17 +241,24 @@ def test_the_converted_network_gives_the_packaged_networks_features(weights, rea
     assert inception.verify(weights) <= 1e-4
 
 
+@pytest.fixture(scope="module")
+def space(weights):
+    """genzoo's Inception feature space on the converted weights (built once: about 5 s)."""
+    from zoo.metrics.features import inception_space
+
+    built = inception_space(str(weights))
+    assert not isinstance(built, str), built
+    return built
+
+
 @packaged
-def test_genzoos_inception_features_of_small_images_use_tensorflow_1s_resize(weights, real_data):
+def test_genzoos_inception_features_of_small_images_use_tensorflow_1s_resize(space, real_data):
     """64x64 flowers and cats and 32x32 doodles through genzoo's whole Inception path (bytes, grey to
     three channels, the resize inside the network) against the packaged TorchScript network given
     TensorFlow 1's bilinear resize of the same bytes: every published FID's preprocessing."""
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x as resize
 
-    from zoo.metrics.features import inception_space
-
-    space = inception_space(str(weights))
-    assert not isinstance(space, str) and space.key.endswith("tf1resize")  # no cache of the old resize is read
+    assert space.key.endswith("tf1resize")  # no cache of the old resize is read
     script = inception.load_packaged(inception.packaged_file())
     doodles = np.load(real_data / "quickdraw" / "cat.npy", mmap_mode="r")[:4].reshape(-1, 1, 28, 28)
     small = nn.functional.pad(torch.from_numpy(doodles.copy()), (2, 2, 2, 2))  # (4, 1, 32, 32) uint8
@@ -274,15 +281,12 @@ def test_a_tampered_file_is_refused(weights, tmp_path):
 
 
 @packaged
-def test_fid_is_zero_against_itself_small_within_a_data_set_large_across(weights, real_data):
-    from zoo.metrics.features import inception_space
-
-    space = inception_space(str(weights))
-    assert not isinstance(space, str) and "within" in space.label and "no Inception Score" in space.label
-    digits = np.fromfile(real_data / "MNIST" / "raw" / "t10k-images-idx3-ubyte", np.uint8, 48 * 784, offset=16)
-    digits = torch.from_numpy(digits.reshape(48, 1, 28, 28).copy()).float() / 255
-    flowers = torch.stack([load_image(p, 28, 3) for p in sorted((real_data / "flowers64").iterdir())[:24]]) / 255
-    a, b, c = space.features(digits[:24]), space.features(digits[24:]), space.features(flowers)
+def test_fid_is_zero_against_itself_small_within_a_data_set_large_across(space, real_data):
+    assert "within" in space.label and "no Inception Score" in space.label
+    digits = np.fromfile(real_data / "MNIST" / "raw" / "t10k-images-idx3-ubyte", np.uint8, 32 * 784, offset=16)
+    digits = torch.from_numpy(digits.reshape(32, 1, 28, 28).copy()).float() / 255
+    flowers = torch.stack([load_image(p, 28, 3) for p in sorted((real_data / "flowers64").iterdir())[:16]]) / 255
+    a, b, c = space.features(digits[:16]), space.features(digits[16:]), space.features(flowers)
     assert frechet_distance(a, a) == pytest.approx(0, abs=1e-2)
     within, across = frechet_distance(a, b), frechet_distance(a, c)
     assert 0 < within < across / 3, (within, across)

@@ -220,8 +220,8 @@ def score_samples(
     }
     if steps is not None:  # said under the table: fewer steps than the model's own
         row["sampled_with"] = (
-            f"{steps} step{'s' * (steps > 1)} ({model.sample_evaluations(steps)} network evaluations per sample) "
-            f"instead of its own {model.sample_evaluations()}, to fit max_sample_evaluations"
+            f"{steps} step{'s' * (steps > 1)}, {model.sample_evaluations(steps)} network evaluations per sample "
+            f"(its own settings take {model.sample_evaluations()}), to fit max_sample_evaluations"
         )
     row["peak_memory_mb"] = (
         torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else NA("measured on CUDA only")
