@@ -7,7 +7,7 @@ import torch
 
 from zoo.compare import CompareOptions
 from zoo.compare.options import MetricOptions
-from zoo.compare.reference import CPU_INCEPTION_SAMPLES, Reference, inception_samples
+from zoo.compare.reference import CPU_INCEPTION_SAMPLES, Reference, for_device, inception_samples
 from zoo.compare.scoring import finite_samples, sample_quality
 
 
@@ -16,13 +16,13 @@ def options(**metrics) -> CompareOptions:
 
 
 def test_auto_is_every_sample_on_cuda_and_a_cpu_budget_on_a_cpu():
-    assert inception_samples(options(), torch.device("cuda")) == 10_000
-    assert inception_samples(options(), torch.device("cpu")) == CPU_INCEPTION_SAMPLES == 500
+    assert inception_samples(for_device(options(), torch.device("cuda"))) == 10_000
+    assert inception_samples(for_device(options(), torch.device("cpu"))) == CPU_INCEPTION_SAMPLES == 500
 
 
 def test_a_given_n_is_used_on_any_device_but_never_exceeds_the_samples():
-    assert inception_samples(options(inception_samples=2000), torch.device("cpu")) == 2000
-    assert inception_samples(options(inception_samples=50_000), torch.device("cuda")) == 10_000
+    assert inception_samples(for_device(options(inception_samples=2000), torch.device("cpu"))) == 2000
+    assert inception_samples(for_device(options(inception_samples=50_000), torch.device("cuda"))) == 10_000
 
 
 def test_non_finite_samples_are_counted_and_drawn_as_a_grid_draws_them():

@@ -86,7 +86,7 @@ def _compare(options: CompareOptions, data_options: dict[str, Any], tracker_fact
             f"data={data_name}" + "".join(hints)
         )
     data = data or build_data(source, **data_options)
-    check_set_sizes(data, options, device)
+    check_set_sizes(data, options)
     key = data_key(data, {"source": source, **data_options})
     if options.task == "colourise":
         return compare_colourisers(picked, data, key, options, device, tracker_factory, hold)

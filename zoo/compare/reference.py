@@ -56,35 +56,40 @@ CPU_SAMPLE_EVALUATIONS = 12
 
 def for_device(options: CompareOptions, device: torch.device) -> CompareOptions:
     """The options with every ``auto`` that depends on the device made a number: ``n_samples``
-    (``CUDA_SAMPLES`` or ``CPU_SAMPLES``) and ``max_sample_evaluations`` (no limit on CUDA,
-    ``CPU_SAMPLE_EVALUATIONS`` on a CPU)."""
+    (``CUDA_SAMPLES`` or ``CPU_SAMPLES``), ``max_sample_evaluations`` (no limit on CUDA,
+    ``CPU_SAMPLE_EVALUATIONS`` on a CPU) and ``metrics.inception_samples`` (every sample on CUDA,
+    ``CPU_INCEPTION_SAMPLES`` on a CPU: Inception-v3 at 299x299 costs ~5.7 GFLOPs an image)."""
     cuda = device.type == "cuda"
-    update: dict[str, int | None] = {}
-    if options.n_samples == "auto":
-        update["n_samples"] = CUDA_SAMPLES if cuda else CPU_SAMPLES
-    if options.max_sample_evaluations == "auto":
-        update["max_sample_evaluations"] = None if cuda else CPU_SAMPLE_EVALUATIONS
-    return options.model_copy(update=update)
+    n_samples = options.n_samples
+    if n_samples == "auto":
+        n_samples = CUDA_SAMPLES if cuda else CPU_SAMPLES
+    evaluations = options.max_sample_evaluations
+    if evaluations == "auto":
+        evaluations = None if cuda else CPU_SAMPLE_EVALUATIONS
+    inception = options.metrics.inception_samples
+    if inception == "auto":
+        inception = n_samples if cuda else CPU_INCEPTION_SAMPLES
+    metrics = options.metrics.model_copy(update={"inception_samples": inception})
+    return options.model_copy(
+        update={"n_samples": n_samples, "max_sample_evaluations": evaluations, "metrics": metrics}
+    )
 
 
-def inception_samples(options: CompareOptions, device: torch.device) -> int:
-    """How many images of each row enter the Inception columns: ``metrics.inception_samples``, or
-    on ``auto`` every sample on CUDA and ``CPU_INCEPTION_SAMPLES`` on a CPU (Inception-v3 at 299x299
-    costs ~5.7 GFLOPs an image)."""
-    wanted = options.metrics.inception_samples
-    if wanted == "auto":
-        wanted = options.n_samples if device.type == "cuda" else CPU_INCEPTION_SAMPLES
-    return min(wanted, options.n_samples)
+def inception_samples(options: CompareOptions) -> int:
+    """How many images of each row enter the Inception columns: ``metrics.inception_samples`` (resolved
+    by ``for_device``), never more than there are samples."""
+    assert options.metrics.inception_samples != "auto", "resolve the options with for_device first"
+    return min(options.metrics.inception_samples, options.n_samples)
 
 
-def check_set_sizes(data: DataBundle, options: CompareOptions, device: torch.device) -> None:
+def check_set_sizes(data: DataBundle, options: CompareOptions) -> None:
     """The metric options whose valid range depends on the data, checked against it before any
     folder is made: each k-NN ball of precision/recall needs ``pr_k`` other points in the smallest set
     scored (samples, training reference, test images, the Inception N); FID and KID (all that
     ``task=colourise`` computes) need two."""
     sets = {"n_samples": options.n_samples, "training images": len(data.train), "test images": len(data.test)}
     if "inception" in options.metrics.feature_spaces:
-        sets["metrics.inception_samples"] = inception_samples(options, device)
+        sets["metrics.inception_samples"] = inception_samples(options)
     name, smallest = min(sets.items(), key=lambda item: item[1])
     more = " or raise it" if name in ("n_samples", "metrics.inception_samples") else " or use more data"
     if options.task == "colourise":
@@ -128,7 +133,7 @@ def build_reference(data: DataBundle, options: CompareOptions, key: str, device:
             else:
                 spaces.append(space)
     # Inception: the same N in every row, the real row's test images included (a small test split caps it)
-    n_inception = min(n_train, n_test, inception_samples(options, device))
+    n_inception = min(n_train, n_test, inception_samples(options))
     sizes = {s.name: n_inception if s.name == "inception" else n_train for s in spaces}
     features = {}
     for space in spaces:  # the reference features, computed once per data set, sample, size and network
