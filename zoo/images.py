@@ -46,21 +46,24 @@ def pairs(originals: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tenso
 
 
 def labelled_columns(columns: dict[str, torch.Tensor], path: Path, scale: int = 2) -> Path:
-    """Side by side: one column of images (N, C, H, W) in [0, 1] per name, the name above it."""
+    """Side by side: one column of images (N, C, H, W) in [0, 1] per name, the whole name above it
+    (a column is widened, its images centred, where the name is wider than they are)."""
     path = Path(path)
-    tiles = [
-        make_grid(images.float().cpu().clamp(0, 1), nrow=1, padding=2, pad_value=0.5) for images in columns.values()
+    tiles = []
+    for images in columns.values():
+        tile = make_grid(images.float().cpu().clamp(0, 1), nrow=1, padding=2, pad_value=0.5)
+        array = (tile * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
+        tiles.append(Image.fromarray(array).resize((tile.shape[2] * scale, tile.shape[1] * scale), Image.NEAREST))
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    widths = [
+        max(tile.width, math.ceil(measure.textlength(name)) + 4) for name, tile in zip(columns, tiles, strict=True)
     ]
-    height = max(t.shape[1] for t in tiles)
     header, gap = 14, 6
-    width = sum(t.shape[2] * scale + gap for t in tiles)
-    canvas = Image.new("RGB", (width, height * scale + header), "white")
+    canvas = Image.new("RGB", (sum(widths) + gap * len(widths), max(t.height for t in tiles) + header), "white")
     draw = ImageDraw.Draw(canvas)
     x = 0
-    for name, tile in zip(columns, tiles, strict=True):
-        array = (tile * 255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
-        image = Image.fromarray(array).resize((tile.shape[2] * scale, tile.shape[1] * scale), Image.NEAREST)
-        canvas.paste(image, (x, header))
-        draw.text((x + 2, 1), name[: max(4, image.width // 6)], fill="black")
-        x += image.width + gap
+    for name, tile, width in zip(columns, tiles, widths, strict=True):
+        canvas.paste(tile, (x + (width - tile.width) // 2, header))
+        draw.text((x + 2, 1), name, fill="black")
+        x += width + gap
     return atomic_write(path, canvas.save, "image", "free some space and rerun.")
