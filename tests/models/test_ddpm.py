@@ -4,6 +4,7 @@ terms, and DDIM inversion, whose round-trip error is bounded and shrinks with th
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -102,6 +103,33 @@ def test_the_sampled_timesteps_estimate_the_full_sum_without_bias(monkeypatch):
     assert draws.std() > 0, "a Monte-Carlo estimate varies with its draws"
     assert "Monte-Carlo estimate of an upper bound" in sampled.likelihood_kind
     assert "every timestep" in full.likelihood_kind
+
+
+def test_the_last_term_is_evaluated_exactly_and_one_timestep_drawn_in_each_stratum(monkeypatch):
+    """The strata split the middle timesteps 1..T-2 into ``nll_timesteps`` contiguous ranges, each
+    timestep in exactly one, widening geometrically (the large early terms get narrow strata); every
+    estimate evaluates the last term (t = T, about 40% of a trained network's bound) at weight 1."""
+    model = toy(nll_timesteps=8)
+    strata = model.strata()
+    assert len(strata) == 8 and strata[0][0] == 1 and strata[-1][1] == model.T - 1
+    assert all(b == a for (_, b), (a, _) in itertools.pairwise(strata))
+    widths = [b - a for a, b in strata]
+    assert widths == sorted(widths) and widths[0] == 1 and widths[-1] > 400
+
+    calls = []
+
+    def record(x0, t, eps):
+        calls.append(t.clone())
+        return torch.ones(len(x0), dtype=torch.float64)  # every middle term 1 nat: the bound counts weights
+
+    monkeypatch.setattr(model, "middle_term", record)
+    monkeypatch.setattr(model, "decoder_term", lambda x0, eps: torch.zeros(len(x0), dtype=torch.float64))
+    monkeypatch.setattr(model, "prior_term", lambda x0: torch.zeros(len(x0), dtype=torch.float64))
+    nll = model.nll(torch.rand(5, 1, 4, 4), torch.Generator().manual_seed(0))
+    assert len(calls) == 9 and (calls[0] == model.T - 1).all()
+    for (a, b), t in zip(strata, calls[1:], strict=True):
+        assert ((a <= t) & (t < b)).all()
+    assert torch.allclose(nll, torch.full((5,), float(model.T - 1)))  # 1 + the strata's widths: all T - 1 terms
 
 
 def test_ddim_inversion_round_trips_closer_as_the_steps_grow(monkeypatch):

@@ -17,9 +17,14 @@ Likelihood: the variational bound (eq. 5), in nats, on 8-bit pixels scaled to [-
 with the posterior q(x_{t-1}|x_t, x_0) = N(mu~_t, beta~_t I) (eq. 6-7), the reverse step
 p(x_{t-1}|x_t) = N(mu_theta, sigma_t^2 I), mu_theta = (x_t - beta_t / sqrt(1 - abar_t) eps_theta) / sqrt(alpha_t)
 (eq. 11) and sigma_t^2 = beta~_t, and the discretised Gaussian decoder p(x_0|x_1) (eq. 13) with
-sigma_1^2 = beta_1. The T - 1 middle terms cost a network evaluation each; ``nll`` estimates their
-sum from ``nll_timesteps`` timesteps drawn uniformly (unbiased), so the figure is a Monte-Carlo
-estimate of an upper bound; with ``nll_timesteps >= T - 1`` every term is evaluated once.
+sigma_1^2 = beta_1. The T - 1 middle terms cost a network evaluation each, and their sizes span four
+orders of magnitude: the last one (t = T, where abar_T is nearly 0) alone holds about 40% of a
+trained network's bound, the first few most of the rest, the middle hundreds almost nothing. So
+``nll`` evaluates the last term exactly and estimates the sum of the others by stratified sampling:
+``nll_timesteps`` strata of t = 2..T-1 with geometrically growing widths, one uniformly drawn
+timestep in each, weighted by its stratum's width (unbiased). The figure is a Monte-Carlo estimate of
+an upper bound, with a spread about 60 times smaller than that of uniformly drawn timesteps at the same cost
+(MNIST model, README "DDPM"); with ``nll_timesteps >= T - 1`` every term is evaluated once.
 
 Sampling uses DDIM's subsequence of ``sample_steps`` timesteps with ``eta`` = 1 by default: each
 step draws x_{t'} from the DDPM posterior q(x_{t'} | x_t, x_0 = x_0-estimate), the paper's ancestral
@@ -36,6 +41,7 @@ schedule) amplified that error (README, "Measured results").
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -131,7 +137,10 @@ class DDPM(GenerativeModel):
     def likelihood_kind(self) -> str:
         if self.nll_timesteps >= self.T - 1:
             return "upper bound (variational bound, every timestep once)"
-        return f"Monte-Carlo estimate of an upper bound (variational bound over {self.nll_timesteps} sampled timesteps)"
+        return (
+            "Monte-Carlo estimate of an upper bound (variational bound: its last timestep exactly, "
+            f"one sampled timestep in each of {self.nll_timesteps} strata of the others)"
+        )
 
     def sample_evaluations(self, steps: int | None = None) -> int:
         """Network evaluations per sample (NFE): diffusion's price, one per DDIM step."""
@@ -245,28 +254,36 @@ class DDPM(GenerativeModel):
         log_scale = 0.5 * torch.log(self.beta[0]).to(x0.device)
         return -discretised_gaussian_log_prob(x0, mean, log_scale).flatten(1).sum(1)
 
+    def strata(self) -> list[tuple[int, int]]:
+        """``nll_timesteps`` ranges [a, b) of the middle timestep indices 1..T-2 (the last, T-1, is
+        evaluated exactly), widths growing geometrically (1, 4, 7, 19, ..., 578 for T = 1000 and 8 strata)."""
+        k, top = self.nll_timesteps, self.T - 1
+        edges = [1]
+        for i in range(1, k + 1):
+            geometric = round(top ** (i / k))
+            edges.append(min(max(edges[-1] + 1, geometric), top - (k - i)))  # strictly growing, ends at top
+        return list(itertools.pairwise(edges))
+
     @torch.no_grad()
     def nll(
         self, x: torch.Tensor, generator: torch.Generator | None = None, y: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The variational bound L in nats per image (B,): the prior and decoder terms exactly, the
-        sum of the T - 1 middle terms from ``nll_timesteps`` uniformly drawn timesteps (every one once
-        when ``nll_timesteps >= T - 1``)."""
+        """The variational bound L in nats per image (B,): the prior, decoder and last middle terms
+        exactly, the sum of the other T - 2 middle terms from one uniformly drawn timestep in each of
+        ``strata()``, weighted by its width (every term once when ``nll_timesteps >= T - 1``)."""
         x0 = to_signed(x).double()
         self._move_tables(x0.device)
         draw = lambda: torch.randn(x0.shape, device=x0.device, generator=generator, dtype=x0.dtype)  # noqa: E731
+        at = lambda t: torch.full((len(x0),), t, device=x0.device)  # noqa: E731
         bound = self.prior_term(x0) + self.decoder_term(x0, draw())
         if self.nll_timesteps >= self.T - 1:
-            ts = [torch.full((len(x0),), t, device=x0.device) for t in range(1, self.T)]
-            weight = 1.0
-        else:
-            ts = [
-                torch.randint(1, self.T, (len(x0),), device=x0.device, generator=generator)
-                for _ in range(self.nll_timesteps)
-            ]
-            weight = (self.T - 1) / self.nll_timesteps
-        for t in ts:
-            bound = bound + weight * self.middle_term(x0, t, draw())
+            for t in range(1, self.T):
+                bound = bound + self.middle_term(x0, at(t), draw())
+            return bound.float()
+        bound = bound + self.middle_term(x0, at(self.T - 1), draw())
+        for a, b in self.strata():
+            t = torch.randint(a, b, (len(x0),), device=x0.device, generator=generator)
+            bound = bound + (b - a) * self.middle_term(x0, t, draw())
         return bound.float()
 
     # -- helpers -------------------------------------------------------------------------------
