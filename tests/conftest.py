@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 
 from tests.helpers import doodles, fast, only_run, run_train, write_colour_folder, write_quickdraw
+from zoo.memory import reuse_freed_memory
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one torch thread each
     import torch
 
     torch.set_num_threads(1)
+
+reuse_freed_memory()  # as compare.py does: in-process Inception and sampling passes fault no pages in again
 
 
 @pytest.fixture(scope="session", autouse=True)
