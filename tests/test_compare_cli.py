@@ -70,6 +70,7 @@ def test_compare_writes_every_file_with_honest_na_cells(trained):
             assert isinstance(row[key], float), key
         assert row["fid_inception"] == row["precision_inception"] == "n/a: not in metrics.feature_spaces"
         assert row["parameters"] > 0 and row["images_seen"] == 64
+        assert row["train_images_per_s"] == pytest.approx(64 / (row["train_minutes"] * 60))
     for missing in ("glow", "alpha_gan"):  # registered but never trained here
         assert rows[missing]["run"].startswith("n/a: no finished run under")
 

@@ -29,6 +29,7 @@ RUN_COST = [
     ("params", "parameters", "{:,}"),
     ("train min", "train_minutes", "{:.1f}"),
     ("images seen", "images_seen", "{:,.0f}"),
+    ("train img/s", "train_images_per_s", "{:.0f}"),  # images seen / train min: the run's whole wall time
 ]
 
 TABLE = [  # (column, key, format)

@@ -304,10 +304,17 @@ def scored_test_images(model: GenerativeModel, available: int, options: CompareO
 def score_cost(model: GenerativeModel, run_dir: Path) -> Row:
     """Parameters, and the run's own record of its training time and images."""
     record = read_eval(run_dir)
+    minutes = record.get("train/minutes", NA("no eval.json in the run"))
+    images = record.get("train/images_seen", NA("no eval.json in the run"))
+    if isinstance(minutes, NA) or isinstance(images, NA):
+        speed = minutes if isinstance(minutes, NA) else images
+    else:  # over the run's wall time, its evaluations and checkpoints included
+        speed = images / (minutes * 60) if minutes > 0 else NA("the run trained for no time")
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "train_minutes": record.get("train/minutes", NA("no eval.json in the run")),
-        "images_seen": record.get("train/images_seen", NA("no eval.json in the run")),
+        "train_minutes": minutes,
+        "images_seen": images,
+        "train_images_per_s": speed,
     }
 
 
@@ -332,6 +339,7 @@ def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[
         "parameters",
         "train_minutes",
         "images_seen",
+        "train_images_per_s",
     ):
         row[key] = ""
     return row
