@@ -114,9 +114,7 @@ def colourise_rows(
     ]
     for row in rows:
         row |= dict.fromkeys(("bits_per_colour_dim", "temperature"), NA("reference row"))
-        row |= dict.fromkeys(
-            ("parameters", "train_minutes", "images_seen", "train_images_per_s", "colourised_images_per_s"), ""
-        )
+        row |= dict.fromkeys((*(key for _, key, _ in RUN_COST), "colourised_images_per_s"), "")
     images = {"grey": grey_rgb(grey[:GRID_IMAGES]), "truth": truth[:GRID_IMAGES]}
     for name, choice in picked.items():
         log.info("colourising with %s (%s)", name, choice.run)

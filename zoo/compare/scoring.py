@@ -13,6 +13,7 @@ from zoo.compare.discovery import Picked
 from zoo.compare.na import NA
 from zoo.compare.options import CompareOptions, MetricOptions
 from zoo.compare.reference import Reference
+from zoo.compare.report import RUN_COST
 from zoo.data.base import DataBundle
 from zoo.errors import ZooError
 from zoo.evaluation import EvalConfig, evaluate
@@ -307,7 +308,7 @@ def score_cost(model: GenerativeModel, run_dir: Path) -> Row:
     minutes = record.get("train/minutes", NA("no eval.json in the run"))
     images = record.get("train/images_seen", NA("no eval.json in the run"))
     if isinstance(minutes, NA) or isinstance(images, NA):
-        speed = minutes if isinstance(minutes, NA) else images
+        speed = NA("no eval.json in the run")
     else:  # over the run's wall time, its evaluations and checkpoints included
         speed = images / (minutes * 60) if minutes > 0 else NA("the run trained for no time")
     return {
@@ -331,15 +332,6 @@ def real_row(ref: Reference, options: CompareOptions, num_classes: int) -> dict[
     row |= sample_quality(ref.test_images, ref, options.metrics, options.seed, num_classes, bool(options.progress))
     for key in ("recon_mse", "recon_psnr", "recon_ssim", "bits_per_dim", "likelihood"):
         row[key] = NA("reference row")
-    for key in (
-        "sample_images_per_s",
-        "sample_evaluations",
-        "nonfinite_samples",
-        "peak_memory_mb",
-        "parameters",
-        "train_minutes",
-        "images_seen",
-        "train_images_per_s",
-    ):
-        row[key] = ""
+    sampling_cost = ("sample_images_per_s", "sample_evaluations", "nonfinite_samples", "peak_memory_mb")
+    row |= dict.fromkeys((*sampling_cost, *(key for _, key, _ in RUN_COST)), "")
     return row
